@@ -1,0 +1,1 @@
+"""msgspec models: typed TR requests and responses, realtime events, number parsing."""

@@ -1,0 +1,95 @@
+"""Kiwoom sends every number as a string: signed, zero padded, sometimes empty.
+
+The conventions of the fact base (spec.json ``rest_common.numeric_format``):
+
+- A price's leading ``+``/``-`` is a *direction marker* versus the previous close, not a sign:
+  ``"-60000"`` is a price of 60000 on a down day. :func:`price` drops it and
+  :func:`direction` keeps it.
+- Changes, rates and net quantities are truly signed: :func:`signed_int` / :func:`signed_float`.
+- Zero padding (``"000000017598258"``, ``"-00000000196888"``) is ignored.
+- A doubled marker (``"--714"``, seen in investor net-buy fields) is a direction marker in front
+  of a negative value: it reads as -714.
+- An empty (or blank) string is a missing value: ``None``.
+- Index values of sector charts are index x 100 without a point: ``"252127"`` is 2521.27.
+- Stock codes may carry a market prefix letter (``A005930``); :func:`stock_code` strips it.
+
+Every parser raises ``ValueError`` on text that is not a number, so the caller can count and
+skip a malformed record instead of passing a wrong value on.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "direction",
+    "index_x100",
+    "price",
+    "signed_float",
+    "signed_int",
+    "stock_code",
+    "unsigned_int",
+]
+
+
+def signed_int(raw: str) -> int | None:
+    """A truly signed integer: ``"+693"`` -> 693, ``"-00000000196888"`` -> -196888,
+    ``"--714"`` -> -714, ``""`` -> None."""
+    try:
+        return int(raw)
+    except ValueError:
+        pass
+    text = raw.strip()
+    if not text:
+        return None
+    if len(text) > 2 and text[0] in "+-" and text[1] in "+-":
+        return int(text[1:])
+    return int(text)  # raises ValueError with the offending text
+
+
+def unsigned_int(raw: str) -> int | None:
+    """A magnitude whose marker carries no meaning for the value: ``"+00061300"`` -> 61300."""
+    value = signed_int(raw)
+    return None if value is None else abs(value)
+
+
+def price(raw: str) -> int | None:
+    """A price: the +/- is a direction marker, so the value is its magnitude."""
+    return unsigned_int(raw)
+
+
+def direction(raw: str) -> int:
+    """The direction marker of a price: +1 up, -1 down, 0 unchanged or missing."""
+    if not raw:
+        return 0
+    first = raw[0]
+    if first == "+":
+        return 1
+    if first == "-":
+        return -1
+    return 0
+
+
+def signed_float(raw: str) -> float | None:
+    """A signed decimal such as a rate: ``"+26.07"`` -> 26.07, ``"-0.24"`` -> -0.24."""
+    try:
+        return float(raw)
+    except ValueError:
+        pass
+    text = raw.strip()
+    if not text:
+        return None
+    if len(text) > 2 and text[0] in "+-" and text[1] in "+-":
+        return float(text[1:])
+    return float(text)
+
+
+def index_x100(raw: str) -> float | None:
+    """A sector index sent as index x 100: ``"252127"`` -> 2521.27 (sign kept)."""
+    value = signed_int(raw)
+    return None if value is None else value / 100
+
+
+def stock_code(raw: str) -> str:
+    """Strip a market prefix letter: ``"A005930"`` -> ``"005930"``; other text is unchanged."""
+    if len(raw) == 7 and raw[0] in "AJQ" and raw[1:].isdigit():
+        return raw[1:]
+    return raw

@@ -1,0 +1,50 @@
+"""The TR registry: one table that says, for every domestic REST TR, where it lives and how
+the library treats it. REST routing, retries, typed wrappers and the simulator all read it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from ._tr_table import TR_ROWS
+from .errors import UnknownTRError
+
+Category = Literal["auth", "query", "order"]
+
+
+@dataclass(frozen=True, slots=True)
+class TRSpec:
+    api_id: str
+    path: str
+    category: Category
+    paginates: bool
+    name_ko: str
+
+    @property
+    def is_order(self) -> bool:
+        """Orders are never resent once a request may have left the machine."""
+        return self.category == "order"
+
+
+def _build() -> dict[str, TRSpec]:
+    table: dict[str, TRSpec] = {}
+    for api_id, path, category, paginates, name_ko in TR_ROWS:
+        if category not in ("auth", "query", "order"):
+            raise ValueError(f"TR {api_id} has no valid category: {category!r}")
+        table[api_id] = TRSpec(api_id, path, category, paginates, name_ko)  # type: ignore[arg-type]
+    return table
+
+
+REGISTRY: Mapping[str, TRSpec] = _build()
+
+TOKEN_ISSUE = REGISTRY["au10001"]
+TOKEN_REVOKE = REGISTRY["au10002"]
+
+
+def lookup(api_id: str) -> TRSpec:
+    """Return the spec of ``api_id`` or raise :class:`UnknownTRError` before anything is sent."""
+    try:
+        return REGISTRY[api_id]
+    except (KeyError, TypeError):
+        raise UnknownTRError(api_id) from None

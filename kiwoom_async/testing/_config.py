@@ -1,0 +1,61 @@
+"""Every knob of the simulator in one place. All fields may be changed while it runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(slots=True)
+class SimConfig:
+    # --- accounts and tokens ---
+    token_lifetime: float = 86_400.0
+    """Seconds a token stays valid; ``expires_dt`` is derived from it (KST)."""
+    reissue_invalidates_old: bool = False
+    """Whether issuing a new token for an app key kills the previous one (uncertain upstream)."""
+    token_error_style: str = "rc3"
+    """How a bad token is answered: "rc3" (HTTP 200, return_code 3, ``[8005:...]`` embedded),
+    "top" (HTTP 200, return_code 8005), "http401" (HTTP 401 with a JSON body)."""
+
+    # --- rate limiting (sliding one-second window per app key; None: off) ---
+    rate_limit: float | None = None
+    rate_limit_per_api_id: float | None = None
+    rate_limit_style: str = "rc5"
+    """"rc5" (HTTP 200, return_code 5, ``[1700:...]``) or "http429" (same body, HTTP 429)."""
+
+    # --- pagination ---
+    pages: int = 3
+    """How many pages a paginating TR serves before ``cont-yn: N``."""
+
+    # --- faults (probabilities are per request, drawn from a seeded RNG) ---
+    seed: int = 0
+    latency: float = 0.0
+    http500_rate: float = 0.0
+    malformed_rate: float = 0.0
+    drop_after_order: bool = False
+    """Record an order, then drop the connection without answering."""
+
+    # --- market / orders ---
+    mock: bool = True
+    """Mock rules: orders accept dmst_stex_tp KRX only."""
+    fill_orders: bool = True
+    """Market orders fill at once; limit orders fill when marketable."""
+
+    # --- realtime (WebSocket on the same port, path /api/dostk/websocket) ---
+    tick_interval: float = 0.05
+    """Seconds between 0B/0D ticks per registered item; 0 or less: no ticks."""
+    ping_interval: float = 10.0
+    """Seconds between server PINGs; 0 or less: no PINGs."""
+    ping_misses_allowed: int = 5
+    """Unanswered PINGs before SYSTEM R10002 and a close."""
+    system_frames_around_login: bool = False
+    login_refuse_code: int | None = None
+    """Refuse every LOGIN with this ``CODE=`` (e.g. 8005); None accepts valid tokens."""
+    drop_every: float | None = None
+    """Close every WebSocket connection after this many seconds."""
+    drop_after_frames: int | None = None
+    """Close a WebSocket connection after sending this many frames."""
+    ws_malformed_rate: float = 0.0
+    blast_frames: int = 0
+    """After a REG, send this many REAL 0B/0D frames as fast as possible (benchmarks)."""
+    single_session_per_key: bool = True
+    """A second LOGIN with the same app key closes the first with SYSTEM R10001."""
