@@ -1,6 +1,11 @@
 from __future__ import annotations
 
+import json
 import os
+from pathlib import Path
+from typing import Any
+
+import pytest
 
 # One timing constant: every test delay and timeout is a multiple of it. Raise it on a slow
 # machine (KIWOOM_TEST_TIMING=3) instead of editing sleeps.
@@ -10,3 +15,14 @@ TIMING = float(os.environ.get("KIWOOM_TEST_TIMING", "1.0"))
 def seconds(value: float) -> float:
     """A test delay scaled for this machine."""
     return value * TIMING
+
+
+SPEC_PATH = Path(__file__).resolve().parents[2] / "shared" / "kiwoom-api" / "spec.json"
+
+
+@pytest.fixture(scope="session")
+def spec() -> dict[str, Any]:
+    """The API fact base; CI lays ``shared/`` beside the repository."""
+    assert SPEC_PATH.exists(), f"fact base not found at {SPEC_PATH}"
+    data: dict[str, Any] = json.loads(SPEC_PATH.read_text(encoding="utf-8"))
+    return data

@@ -1,0 +1,76 @@
+"""Kiwoom: the facade that owns a TokenManager and a RestSession and opens realtime
+sessions sharing the same token."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from typing import Final
+
+from ._env import Env, check_env, ws_url
+from .auth import TokenManager
+from .ratelimit import RateLimits
+from .rest import RestSession
+from .retry import RetryPolicy
+
+__all__ = ["Kiwoom"]
+
+
+class _Default(enum.Enum):
+    TOKEN = enum.auto()
+
+
+ENV_DEFAULT: Final = _Default.TOKEN
+
+
+class Kiwoom:
+    """The client for one app key in one environment.
+
+    ``requests_per_second`` overrides the per-app-key budget (default: the environment's,
+    see :meth:`RateLimits.default_for`); ``None`` turns client-side limiting off.
+    ``rate_limits`` sets every layer at once (per key, per TR, orders).
+    ``allow_real_orders`` must be True before any order is sent with ``env="real"``.
+    """
+
+    def __init__(
+        self,
+        appkey: str,
+        secretkey: str,
+        *,
+        env: str = "mock",
+        base_url: str | None = None,
+        ws_url: str | None = None,
+        requests_per_second: float | _Default | None = ENV_DEFAULT,
+        rate_limits: RateLimits | None = None,
+        retry: RetryPolicy | None = None,
+        timeout: float = 10.0,
+        allow_real_orders: bool = False,
+    ) -> None:
+        self.env: Env = check_env(env)
+        self.allow_real_orders = allow_real_orders
+        self.tokens = TokenManager(appkey, secretkey, env=self.env, base_url=base_url)
+        limits = rate_limits or RateLimits.default_for(self.env)
+        if requests_per_second is not ENV_DEFAULT:
+            limits = dataclasses.replace(limits, per_key=requests_per_second)
+        self.rest = RestSession(self.tokens, rate_limits=limits, retry=retry, timeout=timeout)
+        self.ws_url = _ws_url(self.env, ws_url)
+
+    def __repr__(self) -> str:
+        return f"<Kiwoom env={self.env!r} base_url={self.rest.base_url!r}>"
+
+    async def __aenter__(self) -> Kiwoom:
+        await self.rest.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pool, then revoke the token. Idempotent."""
+        try:
+            await self.rest.aclose()
+        finally:
+            await self.tokens.aclose()
+
+
+_ws_url = ws_url

@@ -1,0 +1,448 @@
+"""RestSession: every TR call goes through one engine here.
+
+One aiohttp session for the session's lifetime; request building, client-side budgets, the
+one retry policy and the one error mapping (``_codes.classify``) live in ``_execute``.
+Typed wrappers and pagination are thin layers on top of :meth:`RestSession.call`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Generator, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, overload
+
+import aiohttp
+import msgspec
+from yarl import URL
+
+from . import _codes
+from ._env import rest_base_url
+from .auth import TokenManager
+from .errors import (
+    APIError,
+    AuthError,
+    KiwoomTimeoutError,
+    KiwoomValidationError,
+    MalformedResponseError,
+    OrderRejectedError,
+    OrderStatusUnknownError,
+    RateLimitError,
+    TransportError,
+)
+from .ratelimit import RateLimiter, RateLimits
+from .registry import TRSpec, lookup
+from .retry import RetryPolicy
+
+__all__ = ["Pager", "Response", "RestSession"]
+
+log = logging.getLogger("kiwoom_async.rest")
+
+_CONTENT_TYPE = "application/json;charset=UTF-8"
+_encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.Decoder().decode
+_Outcome = _codes.Outcome
+
+
+@dataclass(slots=True)
+class Response:
+    """One TR answer: the raw body and the continuation headers."""
+
+    api_id: str
+    body: dict[str, Any]
+    return_code: int
+    return_msg: str
+    cont_yn: bool
+    """True when the server has another page (response header ``cont-yn: Y``)."""
+    next_key: str
+    """The response header ``next-key``: send it back to get the next page."""
+    http_status: int = 200
+    retries_taken: int = 0
+
+
+@dataclass(slots=True)
+class _Prepared:
+    spec: TRSpec
+    body: Mapping[str, Any]
+    payload: bytes
+    url: URL
+
+
+@dataclass(slots=True)
+class _Fault:
+    """A request that got no usable answer."""
+
+    reason: str
+    may_have_been_sent: bool
+    timed_out: bool = False
+
+
+class RestSession:
+    """Concurrent TR calls over one keep-alive connection pool.
+
+    ``rate_limits=None`` uses the environment's defaults (:meth:`RateLimits.default_for`);
+    ``RateLimits()`` turns client-side limiting off.
+    """
+
+    def __init__(
+        self,
+        token_manager: TokenManager,
+        *,
+        base_url: str | None = None,
+        rate_limits: RateLimits | None = None,
+        retry: RetryPolicy | None = None,
+        timeout: float = 10.0,
+        connect_timeout: float = 3.0,
+        connection_limit: int = 100,
+        http_session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        self.tokens = token_manager
+        self.base_url = rest_base_url(token_manager.env, base_url or token_manager.base_url)
+        self.rate_limits = rate_limits or RateLimits.default_for(token_manager.env)
+        self.retry = retry or RetryPolicy()
+        self._timeout = aiohttp.ClientTimeout(total=timeout, connect=connect_timeout)
+        self._connection_limit = connection_limit
+        self._http = http_session
+        self._owns_http = http_session is None
+        self._urls: dict[str, URL] = {}
+        self._key_limiter = self.rate_limits.limiter(self.rate_limits.per_key)
+        self._order_limiter = self.rate_limits.limiter(self.rate_limits.orders)
+        self._tr_limiters: dict[str, RateLimiter] = {}
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"<RestSession base_url={self.base_url!r} env={self.tokens.env!r}>"
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    async def __aenter__(self) -> RestSession:
+        self._session()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pool (only if this session created it). Idempotent."""
+        self._closed = True
+        http, self._http = self._http, None
+        if http is not None and self._owns_http:
+            await http.close()
+
+    def _session(self) -> aiohttp.ClientSession:
+        if self._http is None:
+            if self._closed:
+                raise RuntimeError("this RestSession is closed")
+            self._http = aiohttp.ClientSession(
+                timeout=self._timeout,
+                connector=aiohttp.TCPConnector(limit=self._connection_limit),
+                # Kiwoom sets no cookies; skipping the jar saves work on every call.
+                cookie_jar=aiohttp.DummyCookieJar(),
+            )
+        return self._http
+
+    # --- public calls ------------------------------------------------------------------
+
+    async def call(
+        self,
+        api_id: str,
+        body: Mapping[str, Any] | None = None,
+        *,
+        cont_yn: bool | str = False,
+        next_key: str = "",
+        timeout: float | None = None,
+    ) -> Response:
+        """Call any TR by id. Raises before sending on an unknown id or a body that is not a
+        JSON object; raises :class:`~kiwoom_async.errors.APIError` and its family on a
+        non-zero ``return_code``."""
+        prepared = self._prepare(api_id, body)
+        more = cont_yn is True or (isinstance(cont_yn, str) and cont_yn.upper() == "Y")
+        return await self._execute(prepared, more, next_key, timeout)
+
+    def paginate(
+        self,
+        api_id: str,
+        body: Mapping[str, Any] | None = None,
+        *,
+        max_pages: int | None = None,
+        next_key: str = "",
+    ) -> Pager:
+        """Every page of a TR, following the ``cont-yn``/``next-key`` response headers.
+
+        ``async for page in session.paginate(...)`` fetches pages as you go; ``await`` gives
+        the list. Start from a saved ``next_key`` to resume an earlier walk.
+        """
+        prepared = self._prepare(api_id, body)
+        if max_pages is not None and max_pages < 1:
+            raise KiwoomValidationError("max_pages must be at least 1")
+        return Pager(self, prepared, max_pages, next_key)
+
+    @overload
+    async def call_many(
+        self,
+        calls: Iterable[tuple[str, Mapping[str, Any]]],
+        *,
+        concurrency: int = ...,
+        return_exceptions: Literal[False] = ...,
+    ) -> list[Response]: ...
+
+    @overload
+    async def call_many(
+        self,
+        calls: Iterable[tuple[str, Mapping[str, Any]]],
+        *,
+        concurrency: int = ...,
+        return_exceptions: Literal[True],
+    ) -> list[Response | Exception]: ...
+
+    async def call_many(
+        self,
+        calls: Iterable[tuple[str, Mapping[str, Any]]],
+        *,
+        concurrency: int = 8,
+        return_exceptions: bool = False,
+    ) -> list[Response] | list[Response | Exception]:
+        """Run many ``(api_id, body)`` calls at most ``concurrency`` at a time; results come
+        back in input order. Every input is checked before the first request is sent. With
+        ``return_exceptions=False`` the first error cancels the calls still running and is
+        raised."""
+        if concurrency < 1:
+            raise KiwoomValidationError("concurrency must be at least 1")
+        prepared = [self._prepare(api_id, body) for api_id, body in calls]
+        results: list[Response | Exception | None] = [None] * len(prepared)
+        gate = asyncio.Semaphore(concurrency)
+
+        async def run(index: int, item: _Prepared) -> None:
+            async with gate:
+                try:
+                    results[index] = await self._execute(item, False, "", None)
+                except Exception as exc:
+                    if not return_exceptions:
+                        raise
+                    results[index] = exc
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                for index, item in enumerate(prepared):
+                    group.create_task(run(index, item))
+        except ExceptionGroup as failed:
+            raise failed.exceptions[0] from None
+        return results  # type: ignore[return-value]
+
+    # --- the engine --------------------------------------------------------------------
+
+    def _prepare(self, api_id: str, body: Mapping[str, Any] | None) -> _Prepared:
+        spec = lookup(api_id)
+        if spec.category == "auth":
+            raise KiwoomValidationError(f"{api_id} is a token TR: use TokenManager")
+        if body is None:
+            body = {}
+        elif not isinstance(body, Mapping):
+            raise KiwoomValidationError(
+                f"{api_id}: body must be a dict of request fields, not {type(body).__name__}"
+            )
+        try:
+            payload = _encode(body)
+        except (TypeError, ValueError) as exc:
+            raise KiwoomValidationError(f"{api_id}: body is not JSON-serialisable: {exc}") from None
+        url = self._urls.get(spec.path)
+        if url is None:
+            url = self._urls[spec.path] = URL(self.base_url + spec.path)
+        return _Prepared(spec, body, payload, url)
+
+    async def _acquire(self, spec: TRSpec) -> None:
+        if self._key_limiter is not None:
+            await self._key_limiter.acquire()
+        if spec.is_order and self._order_limiter is not None:
+            await self._order_limiter.acquire()
+        per_tr = self.rate_limits.per_tr
+        if per_tr is not None:
+            limiter = self._tr_limiters.get(spec.api_id)
+            if limiter is None:
+                limiter = self._tr_limiters[spec.api_id] = RateLimiter(
+                    per_tr, burst=self.rate_limits.burst, margin=self.rate_limits.margin
+                )
+            await limiter.acquire()
+
+    async def _execute(
+        self, prepared: _Prepared, cont_yn: bool, next_key: str, timeout: float | None
+    ) -> Response:
+        spec = prepared.spec
+        api_id = spec.api_id
+        policy = self.retry
+        http = self._session()
+        per_call_timeout = None if timeout is None else aiohttp.ClientTimeout(total=timeout)
+        transient_retries = 0
+        rate_limit_retries = 0
+        token_replayed = False
+        while True:
+            retries_taken = transient_retries + rate_limit_retries + token_replayed
+            await self._acquire(spec)
+            token = await self.tokens.token()
+            headers = {
+                "api-id": api_id,
+                "authorization": "Bearer " + token,
+                "Content-Type": _CONTENT_TYPE,
+                "cont-yn": "Y" if cont_yn else "N",
+                "next-key": next_key,
+            }
+            fault: _Fault | None = None
+            status = 0
+            raw = b""
+            resp_headers: Mapping[str, str] = {}
+            try:
+                async with http.post(
+                    prepared.url,
+                    data=prepared.payload,
+                    headers=headers,
+                    timeout=per_call_timeout or self._timeout,
+                ) as resp:
+                    status = resp.status
+                    resp_headers = resp.headers
+                    raw = await resp.read()
+            except aiohttp.ClientConnectorError as exc:
+                fault = _Fault(f"cannot connect ({exc.os_error.__class__.__name__})", False)
+            except TimeoutError:
+                fault = _Fault("timed out", True, timed_out=True)
+            except (aiohttp.ClientError, OSError) as exc:
+                fault = _Fault(f"connection failed ({type(exc).__name__})", True)
+
+            answer: dict[str, Any] | None = None
+            if fault is None:
+                if status >= 500:
+                    fault = _Fault(f"HTTP {status}", True)
+                else:
+                    try:
+                        decoded = _decode(raw)
+                    except msgspec.DecodeError:
+                        decoded = None
+                    if isinstance(decoded, dict):
+                        answer = decoded
+                    elif status in (401, 429):
+                        answer = {}  # the status alone says what happened
+                    else:
+                        fault = _Fault(f"HTTP {status}: body is not a JSON object", True)
+
+            if fault is not None:
+                if spec.is_order:
+                    if fault.may_have_been_sent:
+                        log.warning("%s: order state unknown (%s)", api_id, fault.reason)
+                        raise OrderStatusUnknownError(api_id, prepared.body, fault.reason)
+                    raise TransportError(api_id, f"{fault.reason}; the order was not sent")
+                if transient_retries < policy.max_retries:
+                    transient_retries += 1
+                    delay = policy.delay(transient_retries)
+                    log.info(
+                        "%s: %s; retry %d in %.2f s", api_id, fault.reason, transient_retries, delay
+                    )
+                    await policy.sleep(delay)
+                    continue
+                error = (
+                    KiwoomTimeoutError
+                    if fault.timed_out
+                    else MalformedResponseError
+                    if status and status < 500
+                    else TransportError
+                )
+                raise error(api_id, fault.reason, retries_taken=retries_taken)
+
+            assert answer is not None
+            code = _codes.return_code(answer.get("return_code", 0 if status == 200 else -1))
+            message = answer.get("return_msg", "")
+            if not isinstance(message, str):
+                message = str(message)
+            detail = None if code == 0 else _codes.detail_code(message)
+            outcome = _codes.classify(status, code, detail)
+            if outcome is _Outcome.OK and status == 200:
+                return Response(
+                    api_id,
+                    answer,
+                    code,
+                    message,
+                    resp_headers.get("cont-yn", "N") == "Y",
+                    resp_headers.get("next-key", ""),
+                    status,
+                    retries_taken,
+                )
+            if outcome is _Outcome.TOKEN:
+                self.tokens.invalidate(token)
+                if not token_replayed:
+                    token_replayed = True
+                    log.info("%s: token refused (%s); replaying once with a new one", api_id, code)
+                    continue
+                raise AuthError(
+                    api_id,
+                    code,
+                    message,
+                    detail_code=detail,
+                    http_status=status,
+                    retries_taken=retries_taken,
+                )
+            if outcome is _Outcome.RATE_LIMIT:
+                if not spec.is_order and rate_limit_retries < policy.rate_limit_retries:
+                    rate_limit_retries += 1
+                    delay = policy.delay(rate_limit_retries)
+                    log.info(
+                        "%s: rate limited; retry %d in %.2f s", api_id, rate_limit_retries, delay
+                    )
+                    await policy.sleep(delay)
+                    continue
+                raise RateLimitError(
+                    api_id,
+                    code,
+                    message,
+                    detail_code=detail,
+                    http_status=status,
+                    retries_taken=retries_taken,
+                )
+            error_type: type[APIError] = {
+                _Outcome.AUTH: AuthError,
+                _Outcome.ORDER_REJECTED: OrderRejectedError,
+            }.get(outcome, APIError)
+            raise error_type(
+                api_id,
+                code,
+                message,
+                detail_code=detail,
+                http_status=status,
+                retries_taken=retries_taken,
+            )
+
+
+@dataclass
+class Pager:
+    """Pages of one TR. Async-iterable (pages fetched as you go) and awaitable (all pages).
+
+    After iteration, ``next_key`` holds the key to resume from (empty when the walk reached
+    the last page) and ``has_more`` says whether the server had more.
+    """
+
+    _session: RestSession
+    _prepared: _Prepared
+    max_pages: int | None
+    start_key: str
+    next_key: str = ""
+    has_more: bool = True
+    pages_fetched: int = field(default=0)
+
+    def __aiter__(self) -> AsyncIterator[Response]:
+        return self._walk()
+
+    def __await__(self) -> Generator[Any, None, list[Response]]:
+        return self.all().__await__()
+
+    async def all(self) -> list[Response]:
+        return [page async for page in self]
+
+    async def _walk(self) -> AsyncIterator[Response]:
+        key = self.start_key
+        while self.max_pages is None or self.pages_fetched < self.max_pages:
+            page = await self._session._execute(self._prepared, bool(key), key, None)
+            self.pages_fetched += 1
+            self.has_more = page.cont_yn and bool(page.next_key)
+            self.next_key = page.next_key if self.has_more else ""
+            yield page
+            if not self.has_more:
+                return
+            key = page.next_key
