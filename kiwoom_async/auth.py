@@ -68,6 +68,7 @@ class TokenManager:
         base_url: str | None = None,
         refresh_margin: float = 600.0,
         timeout: float = 10.0,
+        issue_retries: int = 3,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._appkey = Secret(appkey)
@@ -75,6 +76,7 @@ class TokenManager:
         self.env: Env = check_env(env)
         self.base_url = rest_base_url(self.env, base_url)
         self.refresh_margin = refresh_margin
+        self.issue_retries = issue_retries
         self._timeout = aiohttp.ClientTimeout(total=timeout, connect=min(timeout, 5.0))
         self._clock = clock
         self._current: _Token | None = None
@@ -168,7 +170,7 @@ class TokenManager:
             "secretkey": self._secretkey.reveal(),
         }
         try:
-            answer = await self._post(TOKEN_ISSUE.api_id, TOKEN_ISSUE.path, body)
+            answer = await self._post_with_retries(TOKEN_ISSUE.api_id, TOKEN_ISSUE.path, body)
         except KiwoomError:
             # A token that is due but not yet expired still works: keep serving it.
             if previous is not None and self._clock() < previous.expires_at:
@@ -202,6 +204,19 @@ class TokenManager:
                 pass
         log.warning("token answer has no expiry; assuming %.0f s", _FALLBACK_LIFETIME)
         return now + _FALLBACK_LIFETIME
+
+    async def _post_with_retries(
+        self, api_id: str, path: str, body: dict[str, str]
+    ) -> dict[str, Any]:
+        """Issuing a token is idempotent: transient faults are retried, refusals are not."""
+        for attempt in range(1, self.issue_retries + 1):
+            try:
+                return await self._post(api_id, path, body)
+            except TransportError as exc:
+                delay = 0.1 * 2**attempt
+                log.info("%s: %s; retry %d in %.1f s", api_id, exc, attempt, delay)
+                await asyncio.sleep(delay)
+        return await self._post(api_id, path, body)
 
     async def _post(self, api_id: str, path: str, body: dict[str, str]) -> dict[str, Any]:
         headers = {**_JSON_HEADERS, "api-id": api_id}

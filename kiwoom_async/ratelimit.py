@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 __all__ = ["RateLimiter", "RateLimits"]
@@ -34,6 +34,7 @@ class RateLimiter:
         burst: int = 1,
         margin: float = 0.015,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         if rate <= 0:
             raise ValueError("rate must be positive")
@@ -43,6 +44,7 @@ class RateLimiter:
         self.burst = burst
         self.window = burst / rate * (1.0 + margin)
         self._clock = clock
+        self._sleep = sleep
         self._grants: deque[float] = deque()
         self._lock: asyncio.Lock | None = None
         self.waits = 0
@@ -65,7 +67,7 @@ class RateLimiter:
                     grants.append(now)
                     return
                 self.waits += 1
-                await asyncio.sleep(grants[0] - horizon)
+                await self._sleep(grants[0] - horizon)
 
 
 @dataclass(frozen=True, slots=True)

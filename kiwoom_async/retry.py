@@ -12,7 +12,7 @@ import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-__all__ = ["RetryPolicy"]
+__all__ = ["Backoff", "RetryPolicy"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,9 +29,26 @@ class RetryPolicy:
     def delay(self, attempt: int) -> float:
         """Delay before retry number ``attempt`` (1-based): half fixed, half random, so
         concurrent callers spread out but none retries at once."""
-        ceiling = min(self.backoff_max, self.backoff_base * (2 ** (attempt - 1)))
+        ceiling = min(self.backoff_max, self.backoff_base * 2.0 ** (attempt - 1))
         return ceiling / 2 + self.rng.uniform(0, ceiling / 2)
 
     @classmethod
     def never(cls) -> RetryPolicy:
         return cls(max_retries=0, rate_limit_retries=0)
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """Reconnect delays: a random first delay, then exponential growth to a cap, each
+    delay jittered so that many clients do not reconnect in step."""
+
+    initial: float = 0.5
+    factor: float = 2.0
+    maximum: float = 30.0
+    rng: random.Random = field(default_factory=random.Random, compare=False)
+
+    def delay(self, attempt: int) -> float:
+        """Delay before reconnect ``attempt`` (1-based)."""
+        growth: float = self.factor ** (attempt - 1)
+        ceiling = min(self.maximum, self.initial * growth)
+        return ceiling / 2 + self.rng.uniform(0, ceiling / 2)

@@ -129,12 +129,28 @@ async def test_a_failed_refresh_keeps_serving_a_token_that_has_not_expired() -> 
 
 
 async def test_no_token_and_a_dead_server_raise_transport_error() -> None:
-    tm = TokenManager(APPKEY, SECRETKEY)
+    tm = TokenManager(APPKEY, SECRETKEY, issue_retries=0)
     with aioresponses() as mocked:
         mocked.post(TOKEN_URL, exception=ConnectionResetError("reset"))
         with pytest.raises(TransportError) as info:
             await tm.token()
     assert info.value.api_id == "au10001"
+
+
+async def test_token_issue_retries_transient_faults_but_not_refusals() -> None:
+    clock = FakeClock(1_800_000_000.0)
+    server = TokenServer(clock)
+    tm = TokenManager(APPKEY, SECRETKEY, clock=clock, issue_retries=2)
+    with aioresponses() as mocked:
+        mocked.post(TOKEN_URL, status=502, body="bad gateway")
+        mocked.post(TOKEN_URL, exception=ConnectionResetError("reset"))
+        mocked.post(TOKEN_URL, callback=server.handle)
+        assert await tm.token() == "token-1"
+        tm.invalidate("token-1")
+        mocked.post(TOKEN_URL, payload={"return_code": 3, "return_msg": "[8002:secret]"})
+        mocked.post(TOKEN_URL, callback=server.handle)
+        with pytest.raises(AuthError):
+            await tm.token()
 
 
 async def test_refused_credentials_raise_auth_error_without_the_secrets(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 from collections.abc import AsyncIterator, Iterator
@@ -283,6 +284,35 @@ async def test_bad_input_raises_before_anything_is_sent(
     with pytest.raises(error):
         await rest.call(api_id, body)
     assert mocked.requests == {}
+
+
+async def test_call_many_returns_results_in_input_order(
+    mocked: aioresponses, rest: RestSession
+) -> None:
+    delays = random.Random(5)
+
+    async def echo(url: Any, **kwargs: Any) -> CallbackResult:
+        await asyncio.sleep(delays.uniform(0, 0.01))  # finish out of order
+        return CallbackResult(payload={"echo": kwargs["data"].decode(), **OK})
+
+    mocked.post(QUOTE_URL, callback=echo, repeat=True)
+    codes = [f"{n:06d}" for n in range(30)]
+    responses = await rest.call_many([("ka10004", {"stk_cd": c}) for c in codes], concurrency=10)
+    assert [r.body["echo"] for r in responses] == [f'{{"stk_cd":"{c}"}}' for c in codes]
+
+
+async def test_call_many_can_return_exceptions_in_place(
+    mocked: aioresponses, rest: RestSession
+) -> None:
+    mocked.post(QUOTE_URL, payload=OK)
+    mocked.post(QUOTE_URL, payload={"return_code": 1511, "return_msg": "[1511] 필수 입력"})
+    results = await rest.call_many(
+        [("ka10004", {"stk_cd": "1"}), ("ka10004", {"stk_cd": "2"})],
+        concurrency=1,
+        return_exceptions=True,
+    )
+    assert results[0].return_code == 0  # type: ignore[union-attr]
+    assert isinstance(results[1], APIError) and results[1].return_code == 1511
 
 
 async def test_call_many_checks_every_input_before_sending(

@@ -1,0 +1,565 @@
+"""RealtimeSession: LOGIN -> REG/REMOVE over one WebSocket, kept alive across drops.
+
+The lifecycle, per connection:
+
+1. connect; send LOGIN with a token fresh from the TokenManager; wait for the LOGIN answer,
+   echoing PINGs and skipping SYSTEM frames the server sends around it;
+2. re-register every group of the desired subscription state (and realtime condition
+   searches), then let waiting ``subscribe`` calls through: nothing overtakes LOGIN;
+3. read: PINGs are echoed at once by the reader; REAL items become typed events in the
+   bounded queue; acks resolve the request waiting for them.
+
+When the connection drops, every request waiting for an ack fails at once, a
+``Disconnected`` and a ``Reconnecting`` event enter the stream, and the session reconnects
+with exponential backoff and jitter. The backoff resets only after a connection stayed
+ready for ``stability_window`` seconds, so a server that accepts and drops at once is not
+hammered. A LOGIN refused for a token reason invalidates the token and retries once with a
+new one; any other refusal, and SYSTEM R10001 (another session took over the app key), end
+the session with an error instead of a reconnect war.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import websockets
+from websockets.asyncio.client import ClientConnection, connect
+
+from . import _codes
+from ._env import ws_url
+from ._queue import EventQueue, OverflowPolicy, QueueStats
+from .auth import TokenManager
+from .errors import (
+    ConnectionClosedError,
+    KiwoomError,
+    KiwoomValidationError,
+    LoginRefusedError,
+    RealtimeError,
+    SessionTakenOverError,
+    SubscriptionError,
+)
+from .models import frames
+from .models.frames import (
+    CnsrClrFrame,
+    CnsrLstFrame,
+    CnsrReqFrame,
+    FrameDecodeError,
+    LoginFrame,
+    PingFrame,
+    RegFrame,
+    RemoveFrame,
+    SystemFrame,
+    decode_events,
+)
+from .models.lifecycle import (
+    Connected,
+    Disconnected,
+    LifecycleEvent,
+    Reconnecting,
+    Resubscribed,
+    SystemMessage,
+)
+from .models.realtime import EVENT_TYPES, RealtimeEvent
+from .retry import Backoff
+
+__all__ = ["RealtimeSession", "RealtimeStats"]
+
+log = logging.getLogger("kiwoom_async.realtime")
+
+Event = RealtimeEvent | LifecycleEvent
+AckFrame = RegFrame | RemoveFrame | CnsrLstFrame | CnsrReqFrame | CnsrClrFrame
+_ACK_FRAMES = (RegFrame, RemoveFrame, CnsrLstFrame, CnsrReqFrame, CnsrClrFrame)
+
+REGISTRABLE_TYPES = frozenset(EVENT_TYPES) - {"02"}
+"""Types REG accepts; ``02`` (condition hits) comes through :meth:`condition_subscribe`."""
+
+_LOGIN_FRAME_CAP = 100
+"""Frames tolerated before the LOGIN answer (SYSTEM, PING) before giving up on it."""
+
+
+@dataclass(slots=True)
+class RealtimeStats:
+    connections: int = 0
+    """Successful LOGINs."""
+    reconnects: int = 0
+    frames: int = 0
+    events: int = 0
+    malformed: int = 0
+    """Frames or items that could not be decoded: logged and skipped."""
+    unknown: int = 0
+    pings: int = 0
+    queue: QueueStats = field(default_factory=QueueStats)
+
+
+Entry = tuple[tuple[str, ...], tuple[str, ...]]
+"""(items, types) of one REG data entry."""
+
+
+class _Closed(Exception):
+    """Ends the event stream after the user closed the session."""
+
+
+class _TokenRefused(Exception):
+    def __init__(self, error: LoginRefusedError) -> None:
+        self.error = error
+
+
+class RealtimeSession:
+    """A self-healing realtime connection. Use as ``async with`` and ``async for``.
+
+    ``overflow`` picks what happens to market data when the consumer falls ``queue_size``
+    events behind: "drop_oldest", "drop_newest", "latest" (keep the newest event per
+    (type, item)) or "raise". Account events (``00``, ``04``) and lifecycle events are never
+    dropped; if ``account_queue_size`` of them pile up the session fails loudly.
+    """
+
+    def __init__(
+        self,
+        token_manager: TokenManager,
+        *,
+        url: str | None = None,
+        queue_size: int = 10_000,
+        overflow: OverflowPolicy = "drop_oldest",
+        account_queue_size: int = 100_000,
+        backoff: Backoff | None = None,
+        stability_window: float = 30.0,
+        max_attempts: int | None = None,
+        login_timeout: float = 10.0,
+        ack_timeout: float = 10.0,
+        open_timeout: float = 10.0,
+        ws_ping_interval: float | None = None,
+        max_frame_size: int = 2**22,
+    ) -> None:
+        self.tokens = token_manager
+        self.url = ws_url(token_manager.env, url)
+        self.backoff = backoff or Backoff()
+        self.stability_window = stability_window
+        self.max_attempts = max_attempts
+        self.login_timeout = login_timeout
+        self.ack_timeout = ack_timeout
+        self._connect_options: dict[str, Any] = {
+            "open_timeout": open_timeout,
+            # Kiwoom keeps the connection alive with its own PING frames, which we echo;
+            # protocol-level pings are off by default, as in the official client.
+            "ping_interval": ws_ping_interval,
+            "compression": None,
+            "max_size": max_frame_size,
+            "max_queue": 1024,
+            "close_timeout": 2.0,
+        }
+        self._queue: EventQueue[Event] = EventQueue(
+            queue_size, overflow, priority_maxsize=account_queue_size
+        )
+        self.stats = RealtimeStats(queue=self._queue.stats)
+        # grp_no -> ordered set of (item, type): the desired state replayed on reconnect
+        self._groups: dict[str, dict[tuple[str, str], None]] = {}
+        self._conditions: dict[str, str] = {}  # seq -> stex_tp of realtime condition searches
+        self._pending: dict[str, deque[asyncio.Future[Any]]] = {}
+        self._ws: ClientConnection | None = None
+        self._ready: asyncio.Event | None = None
+        self._write_lock: asyncio.Lock | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._fatal: BaseException | None = None
+        self._closing = False
+
+    def __repr__(self) -> str:
+        state = "ready" if self.ready else "closed" if self._closing else "connecting"
+        return f"<RealtimeSession url={self.url!r} {state} groups={sorted(self._groups)}>"
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    async def __aenter__(self) -> RealtimeSession:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def start(self) -> None:
+        """Start connecting in the background (``async with`` does this)."""
+        if self._task is not None:
+            return
+        self._ready = asyncio.Event()
+        self._write_lock = asyncio.Lock()
+        self._task = asyncio.get_running_loop().create_task(self._supervise())
+
+    async def aclose(self) -> None:
+        """Stop the session: cancel the connection task, close the socket, end the stream.
+        Idempotent; leaves nothing running."""
+        self._closing = True
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._queue.fail(_Closed())
+
+    @property
+    def ready(self) -> bool:
+        """Logged in and resubscribed."""
+        return self._ready is not None and self._ready.is_set()
+
+    @property
+    def subscriptions(self) -> dict[str, list[Entry]]:
+        """The desired state: grp_no -> [(items, types), ...], replayed on every reconnect."""
+        return {grp: _entries(pairs) for grp, pairs in self._groups.items()}
+
+    async def wait_ready(self, timeout: float | None = None) -> None:
+        """Wait until logged in and resubscribed; raise the session's fatal error if it
+        ended, or :class:`ConnectionClosedError` after ``timeout`` (default ``ack_timeout``)."""
+        await self._ready_connection(self.ack_timeout if timeout is None else timeout)
+
+    # --- events --------------------------------------------------------------------------
+
+    def __aiter__(self) -> RealtimeSession:
+        return self
+
+    async def __anext__(self) -> Event:
+        try:
+            return await self._queue.get()
+        except _Closed:
+            raise StopAsyncIteration from None
+
+    # --- subscriptions -------------------------------------------------------------------
+
+    async def subscribe(
+        self,
+        items: Iterable[str],
+        types: Iterable[str],
+        *,
+        grp_no: str = "1",
+        refresh: bool = True,
+    ) -> None:
+        """Register ``types`` for ``items`` in group ``grp_no`` and wait for the ack.
+
+        ``refresh=True`` keeps the group's earlier registrations; ``False`` replaces them.
+        Account types (``00`` fills, ``04`` balance) take no item: pass ``[]`` or ``[""]``.
+        The subscription joins the desired state only once acknowledged; on error (refusal,
+        a drop before the ack) it did not, and the call can simply be repeated.
+        """
+        entry = _check_entry(items, types, grp_no)
+        ws = await self._ready_connection(self.ack_timeout)
+        await self._request(ws, "REG", frames.encode_reg(grp_no, entry[0], entry[1], refresh))
+        pairs = self._groups.setdefault(grp_no, {})
+        if not refresh:
+            pairs.clear()
+        pairs.update(dict.fromkeys((i, t) for i in entry[0] for t in entry[1]))
+
+    async def unsubscribe(
+        self, items: Iterable[str], types: Iterable[str], *, grp_no: str = "1"
+    ) -> None:
+        """Remove ``types`` for ``items`` from group ``grp_no`` and wait for the ack."""
+        item_list, type_list = _check_entry(items, types, grp_no)
+        ws = await self._ready_connection(self.ack_timeout)
+        await self._request(ws, "REMOVE", frames.encode_remove(grp_no, item_list, type_list))
+        pairs = self._groups.get(grp_no, {})
+        for pair in [(i, t) for i in item_list for t in type_list]:
+            pairs.pop(pair, None)
+        if not pairs:
+            self._groups.pop(grp_no, None)
+
+    # --- condition search ----------------------------------------------------------------
+
+    async def condition_list(self) -> list[tuple[str, str]]:
+        """CNSRLST (ka10171): the saved conditions as (seq, name)."""
+        ws = await self._ready_connection(self.ack_timeout)
+        answer: CnsrLstFrame = await self._request(ws, "CNSRLST", frames.encode_cnsrlst())
+        return answer.conditions
+
+    async def condition_search(
+        self, seq: str, *, stex_tp: str = "K", cont_yn: str = "N", next_key: str = ""
+    ) -> CnsrReqFrame:
+        """CNSRREQ search_type 0 (ka10172): one page of stocks matching condition ``seq``.
+        The answer's ``cont_yn``/``next_key`` fetch the next page."""
+        ws = await self._ready_connection(self.ack_timeout)
+        frame = frames.encode_cnsrreq(seq, "0", stex_tp, cont_yn, next_key)
+        answer: CnsrReqFrame = await self._request(ws, "CNSRREQ", frame)
+        return answer
+
+    async def condition_subscribe(self, seq: str, *, stex_tp: str = "K") -> CnsrReqFrame:
+        """CNSRREQ search_type 1 (ka10173): the current matches now, then type ``02``
+        events as stocks enter or leave the condition; replayed after a reconnect."""
+        ws = await self._ready_connection(self.ack_timeout)
+        await self._request(ws, "CNSRLST", frames.encode_cnsrlst())
+        frame = frames.encode_cnsrreq(seq, "1", stex_tp)
+        answer: CnsrReqFrame = await self._request(ws, "CNSRREQ", frame)
+        self._conditions[seq] = stex_tp
+        return answer
+
+    async def condition_unsubscribe(self, seq: str) -> None:
+        """CNSRCLR (ka10174): stop the realtime condition search ``seq``."""
+        ws = await self._ready_connection(self.ack_timeout)
+        await self._request(ws, "CNSRCLR", frames.encode_cnsrclr(seq))
+        self._conditions.pop(seq, None)
+
+    # --- connection supervisor -----------------------------------------------------------
+
+    async def _supervise(self) -> None:
+        attempt = 0
+        relogin_used = False
+        try:
+            while True:
+                try:
+                    cause, stable = await self._connect_once()
+                except _TokenRefused as refused:
+                    if relogin_used:
+                        raise refused.error from None
+                    relogin_used = True  # one immediate LOGIN with a new token
+                    continue
+                if stable is not None:
+                    relogin_used = False
+                if stable:
+                    attempt = 0
+                attempt += 1
+                self.stats.reconnects += 1
+                if self.max_attempts is not None and attempt > self.max_attempts:
+                    self._fail(
+                        ConnectionClosedError(
+                            f"gave up after {self.max_attempts} reconnect attempts: {cause}"
+                        )
+                    )
+                    return
+                delay = self.backoff.delay(attempt)
+                log.info("reconnecting in %.2f s (attempt %d): %s", delay, attempt, cause)
+                self._queue.put_priority(Reconnecting(attempt, delay, cause))
+                await asyncio.sleep(delay)
+        except asyncio.CancelledError:
+            raise
+        except KiwoomError as exc:
+            self._fail(exc)
+        except Exception as exc:  # a bug must end the stream loudly, not hang the consumer
+            log.exception("realtime session failed")
+            self._fail(RealtimeError(f"realtime session failed: {type(exc).__name__}: {exc}"))
+
+    async def _connect_once(self) -> tuple[str, bool | None]:
+        """One connection from open to drop.
+
+        Returns (cause, stable): stable is None when LOGIN never succeeded, else whether
+        the connection stayed ready for the stability window. A LOGIN refused for a token
+        reason raises _TokenRefused after invalidating the token; fatal conditions raise.
+        """
+        assert self._ready is not None
+        try:
+            ws = await connect(self.url, **self._connect_options)
+        except (OSError, TimeoutError, websockets.InvalidHandshake) as exc:
+            return f"connect failed: {type(exc).__name__}: {exc}", None
+        ready_since: float | None = None
+        cause = "connection closed"
+        try:
+            token = await self.tokens.token()
+            try:
+                await self._login(ws, token)
+            except LoginRefusedError as exc:
+                if exc.detail_code in _codes.TOKEN_CODES or exc.return_code in _codes.TOKEN_CODES:
+                    self.tokens.invalidate(token)
+                    log.info("LOGIN refused for the token; retrying with a new one")
+                    raise _TokenRefused(exc) from None
+                raise
+            self.stats.connections += 1
+            self._ws = ws
+            ready_since = asyncio.get_running_loop().time()
+            self._queue.put_priority(Connected(self.stats.connections))
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self._resubscribe(ws))
+                reader = group.create_task(self._read(ws))
+                await reader
+        except* websockets.ConnectionClosed as closed:
+            cause = f"connection closed ({closed.exceptions[0]})"
+        except* (OSError, TimeoutError) as failed:
+            cause = f"connection failed: {type(failed.exceptions[0]).__name__}"
+        except* (KiwoomError, _TokenRefused) as fatal:
+            raise fatal.exceptions[0] from None
+        finally:
+            self._ws = None
+            self._ready.clear()
+            self._fail_pending(ConnectionClosedError(f"connection dropped: {cause}"))
+            with contextlib.suppress(Exception):
+                await asyncio.shield(ws.close())
+        if ready_since is None:
+            return cause, None
+        self._queue.put_priority(Disconnected(cause))
+        stable = asyncio.get_running_loop().time() - ready_since >= self.stability_window
+        return cause, stable
+
+    async def _login(self, ws: ClientConnection, token: str) -> None:
+        await ws.send(frames.encode_login(token), text=True)
+        async with asyncio.timeout(self.login_timeout):
+            for _ in range(_LOGIN_FRAME_CAP):
+                raw = await ws.recv(decode=False)
+                try:
+                    frame = decode_events(raw)
+                except FrameDecodeError:
+                    self.stats.malformed += 1
+                    continue
+                if isinstance(frame, LoginFrame):
+                    if not frame.ok:
+                        raise LoginRefusedError(
+                            frame.return_code, frame.return_msg, frame.detail_code
+                        )
+                    return
+                if isinstance(frame, PingFrame):
+                    await ws.send(raw, text=True)
+                    self.stats.pings += 1
+                elif isinstance(frame, SystemFrame):
+                    self._on_system(frame)
+        raise LoginRefusedError(-1, "no LOGIN answer among the first frames", None)
+
+    async def _resubscribe(self, ws: ClientConnection) -> None:
+        assert self._ready is not None
+        groups = list(self._groups.items())
+        for grp_no, pairs in groups:
+            for items, types in _entries(pairs):
+                await self._request(ws, "REG", frames.encode_reg(grp_no, items, types, True))
+        if self._conditions:
+            await self._request(ws, "CNSRLST", frames.encode_cnsrlst())
+            for seq, stex_tp in list(self._conditions.items()):
+                frame = frames.encode_cnsrreq(seq, "1", stex_tp)
+                await self._request(ws, "CNSRREQ", frame)
+        if groups:
+            self._queue.put_priority(Resubscribed(tuple(grp for grp, _ in groups)))
+        self._ready.set()
+
+    async def _read(self, ws: ClientConnection) -> None:
+        stats = self.stats
+        queue = self._queue
+        recv = ws.recv
+        while True:
+            raw = await recv(decode=False)
+            stats.frames += 1
+            try:
+                frame = decode_events(raw)
+            except FrameDecodeError as exc:
+                stats.malformed += 1
+                log.warning("malformed frame skipped (%s)", exc)
+                continue
+            if type(frame) is list:
+                stats.events += len(frame)
+                for event in frame:
+                    if event.is_account:
+                        queue.put_priority(event)
+                    else:
+                        queue.put_market(event, (event.type, event.item))
+            elif isinstance(frame, PingFrame):
+                # Echoed here, at once: never behind the consumer or a full queue.
+                await self._send(ws, raw)
+                stats.pings += 1
+            elif isinstance(frame, SystemFrame):
+                self._on_system(frame)
+            elif isinstance(frame, _ACK_FRAMES):
+                self._on_ack(frame)
+            else:
+                stats.unknown += 1
+
+    def _on_system(self, frame: SystemFrame) -> None:
+        log.warning("SYSTEM %s: %s", frame.code, frame.message)
+        self._queue.put_priority(SystemMessage(frame.code, frame.message))
+        if frame.code == "R10001":
+            raise SessionTakenOverError(
+                f"another connection with this app key took over ({frame.code}: {frame.message})"
+            )
+
+    def _on_ack(self, frame: AckFrame) -> None:
+        waiting = self._pending.get(frame.trnm)
+        if not waiting:
+            self.stats.unknown += 1
+            return
+        future = waiting.popleft()
+        if future.done():
+            return
+        if frame.ok:
+            future.set_result(frame)
+        else:
+            future.set_exception(SubscriptionError(frame.trnm, frame.return_code, frame.return_msg))
+
+    # --- requests ------------------------------------------------------------------------
+
+    async def _ready_connection(self, timeout: float) -> ClientConnection:
+        if self._fatal is not None:
+            raise self._fatal
+        if self._task is None or self._ready is None:
+            raise ConnectionClosedError("the session is not started: use `async with`")
+        if self._closing:
+            raise ConnectionClosedError("the session is closed")
+        try:
+            async with asyncio.timeout(timeout):
+                while True:
+                    await self._ready.wait()
+                    ws = self._ws
+                    if ws is not None:
+                        return ws
+                    if self._fatal is not None:
+                        raise self._fatal
+        except TimeoutError:
+            if self._fatal is not None:
+                raise self._fatal from None
+            raise ConnectionClosedError(f"not connected after {timeout} s") from None
+
+    async def _request(self, ws: ClientConnection, trnm: str, frame: bytes) -> Any:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending.setdefault(trnm, deque()).append(future)
+        await self._send(ws, frame)
+        try:
+            async with asyncio.timeout(self.ack_timeout):
+                return await future
+        except TimeoutError:
+            raise ConnectionClosedError(f"no {trnm} answer within {self.ack_timeout} s") from None
+
+    async def _send(self, ws: ClientConnection, data: bytes) -> None:
+        assert self._write_lock is not None
+        async with self._write_lock:
+            await ws.send(data, text=True)
+
+    def _fail_pending(self, error: BaseException) -> None:
+        pending, self._pending = self._pending, {}
+        for waiting in pending.values():
+            for future in waiting:
+                if not future.done():
+                    future.set_exception(error)
+                    # Retrieved here so a request nobody awaits any more logs nothing.
+                    future.exception()
+
+    def _fail(self, error: BaseException) -> None:
+        log.error("realtime session ended: %s", error)
+        self._fatal = error
+        self._fail_pending(error)
+        self._queue.fail(error)
+        if self._ready is not None:
+            self._ready.set()  # wake waiters so they see the error
+
+
+def _check_entry(
+    items: Iterable[str], types: Iterable[str], grp_no: str
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    if isinstance(items, str) or isinstance(types, str):
+        raise KiwoomValidationError("items and types are lists of codes, not one string")
+    item_list = tuple(items) or ("",)
+    type_list = tuple(types)
+    if not type_list:
+        raise KiwoomValidationError("give at least one realtime type")
+    unknown = [t for t in type_list if t not in REGISTRABLE_TYPES]
+    if unknown:
+        raise KiwoomValidationError(
+            f"unknown realtime type(s) {unknown}; known: {sorted(REGISTRABLE_TYPES)}"
+        )
+    if not all(isinstance(i, str) for i in item_list):
+        raise KiwoomValidationError("items must be strings such as '005930'")
+    if not isinstance(grp_no, str) or not grp_no or len(grp_no) > 4:
+        raise KiwoomValidationError("grp_no is a string of 1 to 4 characters")
+    return item_list, type_list
+
+
+def _entries(pairs: Iterable[tuple[str, str]]) -> list[Entry]:
+    """Fewest REG entries for a set of (item, type): items grouped by their set of types."""
+    types_of: dict[str, list[str]] = {}
+    for item, type_code in pairs:
+        types_of.setdefault(item, []).append(type_code)
+    items_by_types: dict[tuple[str, ...], list[str]] = {}
+    for item, type_codes in types_of.items():
+        items_by_types.setdefault(tuple(type_codes), []).append(item)
+    return [(tuple(items), types) for types, items in items_by_types.items()]
