@@ -16,6 +16,10 @@ class SimConfig:
     """How a bad token is answered: "rc3" (HTTP 200, return_code 3, ``[8005:...]`` embedded),
     "top" (HTTP 200, return_code 8005), "http401" (HTTP 401 with a JSON body)."""
 
+    strict_credentials: bool = False
+    """Accept only app keys registered with ``Simulator.add_account``; otherwise the first token
+    request for an app key registers its secret key."""
+
     # --- rate limiting (sliding one-second window per app key; None: off) ---
     rate_limit: float | None = None
     rate_limit_per_api_id: float | None = None
@@ -39,6 +43,11 @@ class SimConfig:
     """Mock rules: orders accept dmst_stex_tp KRX only."""
     fill_orders: bool = True
     """Market orders fill at once; limit orders fill when marketable."""
+    partial_fills: bool = False
+    """Marketable orders fill in two steps (about half, then the rest), each one a "filled"
+    notification, so clients see partial executions."""
+    recon_page_size: int = 100
+    """Rows per page of the order reconciliation TRs (ka10075, ka10076, kt00007)."""
 
     # --- realtime (WebSocket on the same port, path /api/dostk/websocket) ---
     tick_interval: float = 0.05
@@ -48,6 +57,7 @@ class SimConfig:
     ping_misses_allowed: int = 5
     """Unanswered PINGs before SYSTEM R10002 and a close."""
     system_frames_around_login: bool = False
+    """Send SYSTEM frames right before and after the LOGIN reply, then a PING, as prod does."""
     login_refuse_code: int | None = None
     """Refuse every LOGIN with this ``CODE=`` (e.g. 8005); None accepts valid tokens."""
     drop_every: float | None = None
@@ -55,7 +65,13 @@ class SimConfig:
     drop_after_frames: int | None = None
     """Close a WebSocket connection after sending this many frames."""
     ws_malformed_rate: float = 0.0
+    """Chance that a REAL frame goes out truncated (invalid JSON) instead; seeded by ``seed``."""
     blast_frames: int = 0
     """After a REG, send this many REAL 0B/0D frames as fast as possible (benchmarks)."""
     single_session_per_key: bool = True
     """A second LOGIN with the same app key closes the first with SYSTEM R10001."""
+    condition_push_interval: float = 0.1
+    """Seconds between REAL 02 pushes of each realtime condition search (CNSRREQ search_type 1);
+    0 or less: no pushes."""
+    condition_list_required: bool = True
+    """Answer CNSRREQ with a non-zero return_code until the connection has sent CNSRLST."""
