@@ -1,0 +1,260 @@
+"""Shared machinery of the typed TR models: request checks and field decoders.
+
+The model modules (quote, order, account, chart) are generated from the API fact base and
+only declare fields; the behaviour they share lives here so it is written once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar, NamedTuple, Self, TypeAlias, TypeVar
+
+import msgspec
+
+from kiwoom_async.errors import KiwoomValidationError, UnknownTRError
+from kiwoom_async.models import numbers
+
+RowT = TypeVar("RowT")
+
+__all__ = [
+    "Body",
+    "FieldRule",
+    "ResponseDecodeError",
+    "TRRequest",
+    "TRResponse",
+    "build_request",
+    "code",
+    "decode_response",
+    "direction",
+    "index",
+    "integer",
+    "number",
+    "price",
+    "return_code",
+    "rows",
+    "text",
+]
+
+
+# --- requests -----------------------------------------------------------------------------
+
+
+class FieldRule(NamedTuple):
+    """What the server accepts in one request field."""
+
+    name: str
+    required: bool = False
+    max_len: int | None = None
+    # None means any code is accepted: either the field takes free text or the spec's code
+    # list is known to be incomplete.
+    allowed: tuple[str, ...] | None = None
+    # Quantities and prices: the caller may pass an int, the wire carries digits.
+    numeric: bool = False
+
+
+class TRRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """Base of every request model: checks its fields when built and renders the JSON body."""
+
+    api_id: ClassVar[str]
+    rules: ClassVar[tuple[FieldRule, ...]]
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise :class:`KiwoomValidationError` if the server would refuse these fields."""
+        for rule in self.rules:
+            _check(self.api_id, rule, getattr(self, rule.name))
+
+    def to_body(self) -> dict[str, str]:
+        """The JSON body Kiwoom expects: every field, every value a string."""
+        self.validate()
+        return {rule.name: _wire(getattr(self, rule.name)) for rule in self.rules}
+
+
+def _wire(value: object) -> str:
+    return value if isinstance(value, str) else str(value)
+
+
+def _check(api_id: str, rule: FieldRule, value: object) -> None:
+    where = f"{api_id} field {rule.name!r}"
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise KiwoomValidationError(f"{where}: expected a string, got {type(value).__name__}")
+    if isinstance(value, int) and not rule.numeric:
+        raise KiwoomValidationError(f"{where}: expected a string, got int {value}")
+    text = _wire(value)
+    if text == "":
+        if rule.required:
+            raise KiwoomValidationError(f"{where} is required and must not be empty")
+        return
+    if rule.numeric and not text.isdigit():
+        raise KiwoomValidationError(f"{where}: {value!r} is not a non-negative whole number")
+    if rule.max_len is not None and len(text) > rule.max_len:
+        raise KiwoomValidationError(
+            f"{where}: {text!r} is {len(text)} characters, longer than the maximum {rule.max_len}"
+        )
+    if rule.allowed is not None and text not in rule.allowed:
+        raise KiwoomValidationError(
+            f"{where}: {text!r} is not an allowed code; allowed: {', '.join(rule.allowed)}"
+        )
+
+
+# --- responses ----------------------------------------------------------------------------
+
+
+class ResponseDecodeError(ValueError):
+    """A response field could not be read as the type the spec gives it (a malformed number,
+    or a list block that is not a list). The caller may count and skip the record."""
+
+    def __init__(self, field: str, value: object, reason: str, api_id: str = "") -> None:
+        self.field = field
+        self.value = value
+        self.reason = reason
+        self.api_id = api_id
+        prefix = f"{api_id}: " if api_id else ""
+        super().__init__(f"{prefix}field {field!r}: {reason}: {value!r}")
+
+    def for_tr(self, api_id: str) -> ResponseDecodeError:
+        return ResponseDecodeError(self.field, self.value, self.reason, api_id)
+
+
+class TRResponse(msgspec.Struct, frozen=True, kw_only=True):
+    """Base of every response model: the envelope plus the decoded body as received."""
+
+    api_id: ClassVar[str]
+
+    return_code: int = 0
+    """Envelope code: 0 is success."""
+    return_msg: str = ""
+    """Envelope message from the server."""
+    raw: dict[str, Any] = msgspec.field(default_factory=dict)
+    """The whole decoded body, including fields the model does not declare."""
+
+    @classmethod
+    def from_raw(cls, raw: dict[str, Any]) -> Self:
+        raise NotImplementedError
+
+
+# Decoders: each takes the body (or one list row) and a wire key. A missing key reads like
+# the empty string the server sends for a missing value.
+
+
+def _string(raw: Mapping[str, Any], key: str) -> str:
+    value = raw.get(key)
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        # Some peers see numbers where the spec promises strings.
+        return str(value)
+    raise ResponseDecodeError(key, value, "expected a string")
+
+
+def text(raw: Mapping[str, Any], key: str) -> str:
+    """A code, date, time or name: kept as sent."""
+    return _string(raw, key)
+
+
+def code(raw: Mapping[str, Any], key: str) -> str:
+    """A stock code with any market prefix letter removed (``A005930`` -> ``005930``)."""
+    return numbers.stock_code(_string(raw, key))
+
+
+def integer(raw: Mapping[str, Any], key: str) -> int | None:
+    """A truly signed whole number (change, amount, quantity, net figure)."""
+    value = _string(raw, key)
+    try:
+        return numbers.signed_int(value)
+    except ValueError:
+        raise ResponseDecodeError(key, value, "not a whole number") from None
+
+
+def number(raw: Mapping[str, Any], key: str) -> float | None:
+    """A signed decimal: rates, ratios, foreign-currency amounts. A trailing ``%`` (seen on
+    margin rates such as ``"20%"``) is dropped."""
+    value = _string(raw, key)
+    try:
+        return numbers.signed_float(value[:-1] if value.endswith("%") else value)
+    except ValueError:
+        raise ResponseDecodeError(key, value, "not a number") from None
+
+
+def price(raw: Mapping[str, Any], key: str) -> int | None:
+    """A price: its leading +/- is a direction marker, so the value is the magnitude."""
+    value = _string(raw, key)
+    try:
+        return numbers.price(value)
+    except ValueError:
+        raise ResponseDecodeError(key, value, "not a price") from None
+
+
+def direction(raw: Mapping[str, Any], key: str) -> int:
+    """The direction marker of a price: +1 up, -1 down, 0 unchanged or missing."""
+    return numbers.direction(_string(raw, key))
+
+
+def index(raw: Mapping[str, Any], key: str) -> float | None:
+    """A sector index sent as index x 100 (``"252127"`` -> 2521.27)."""
+    value = _string(raw, key)
+    try:
+        return numbers.index_x100(value)
+    except ValueError:
+        raise ResponseDecodeError(key, value, "not an index value") from None
+
+
+def return_code(raw: Mapping[str, Any]) -> int:
+    """The envelope code; some peers saw it as a numeric string."""
+    value = raw.get("return_code", 0)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+        return int(value)
+    raise ResponseDecodeError("return_code", value, "not a whole number")
+
+
+def rows(raw: Mapping[str, Any], key: str, row: Callable[[dict[str, Any]], RowT]) -> list[RowT]:
+    """A list block, each element built by ``row``; missing or empty reads as no rows."""
+    value = raw.get(key)
+    if value is None or value == "":
+        return []
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise ResponseDecodeError(key, value, "expected a list of objects")
+    return [row(item) for item in value]
+
+
+# --- entry points (the registries live in tr.py) ------------------------------------------
+
+Body: TypeAlias = bytes | str | Mapping[str, Any]
+"""A response body: raw JSON bytes or text, or an already decoded object."""
+
+
+def decode_response(models: Mapping[str, type[TRResponse]], api_id: str, body: Body) -> TRResponse:
+    model = models.get(api_id)
+    if model is None:
+        raise UnknownTRError(api_id)
+    decoded: object = msgspec.json.decode(body) if isinstance(body, (bytes, str)) else body
+    if not isinstance(decoded, dict):
+        raise ResponseDecodeError("<body>", decoded, "expected a JSON object", api_id)
+    try:
+        return model.from_raw(decoded)
+    except ResponseDecodeError as exc:
+        raise exc.for_tr(api_id) from None
+
+
+def build_request(
+    models: Mapping[str, type[TRRequest]], api_id: str, fields: Mapping[str, object]
+) -> TRRequest:
+    model = models.get(api_id)
+    if model is None:
+        raise UnknownTRError(api_id)
+    known = {rule.name: rule for rule in model.rules}
+    unknown = sorted(set(fields) - set(known))
+    if unknown:
+        raise KiwoomValidationError(
+            f"{api_id}: unknown field(s) {', '.join(unknown)}; known: {', '.join(known)}"
+        )
+    missing = [name for name, rule in known.items() if rule.required and name not in fields]
+    if missing:
+        raise KiwoomValidationError(f"{api_id}: missing required field(s) {', '.join(missing)}")
+    return model(**fields)

@@ -1,0 +1,350 @@
+"""Typed TR models against the fact base: every official example decodes and round-trips,
+numbers follow the numeric conventions, bad requests are refused before sending."""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import msgspec
+import pytest
+
+from kiwoom_async.errors import KiwoomValidationError, UnknownTRError
+from kiwoom_async.models import account, chart, order, quote
+from kiwoom_async.models._convert import FieldRule, ResponseDecodeError, TRRequest, TRResponse
+from kiwoom_async.models.order import StockBuyOrderRequest
+from kiwoom_async.models.tr import REQUEST_MODELS, RESPONSE_MODELS, build_request, decode_response
+
+ROOT = Path(__file__).resolve().parents[1]
+SPEC_PATH = Path(__file__).resolve().parents[2] / "shared" / "kiwoom-api" / "spec.json"
+SECTIONS = {"mrkcond": quote, "ordr": order, "acnt": account, "chart": chart}
+
+
+def load_trs() -> dict[str, dict[str, Any]]:
+    # Parametrisation needs the fact base at collection time, before fixtures exist.
+    if not SPEC_PATH.exists():
+        return {}
+    spec = json.loads(SPEC_PATH.read_text(encoding="utf-8"))
+    return {
+        api_id: {**tr, "section": name}
+        for name in SECTIONS
+        for api_id, tr in spec["sections"][name]["trs"].items()
+    }
+
+
+TRS = load_trs()
+IDS = sorted(TRS)
+
+
+def example(api_id: str) -> dict[str, Any]:
+    data: dict[str, Any] = copy.deepcopy(TRS[api_id]["example_response"])
+    return data
+
+
+# --- coverage -----------------------------------------------------------------------------
+
+
+def test_fact_base_is_present_and_every_tr_has_both_models() -> None:
+    assert SPEC_PATH.exists(), f"fact base not found at {SPEC_PATH}"
+    assert len(TRS) == 87
+    assert set(REQUEST_MODELS) == set(TRS) == set(RESPONSE_MODELS)
+    names = [m.__name__ for m in (*REQUEST_MODELS.values(), *RESPONSE_MODELS.values())]
+    assert len(set(names)) == len(names)
+
+
+@pytest.mark.parametrize("api_id", IDS)
+def test_models_carry_their_api_id_and_live_in_their_section_module(api_id: str) -> None:
+    request, response = REQUEST_MODELS[api_id], RESPONSE_MODELS[api_id]
+    assert request.api_id == response.api_id == api_id
+    assert request.__name__ == f"{response.__name__}Request"
+    module = SECTIONS[TRS[api_id]["section"]]
+    assert request.__module__ == response.__module__ == module.__name__
+    assert api_id in (response.__doc__ or "") and TRS[api_id]["name_ko"] in (response.__doc__ or "")
+
+
+# --- responses ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("api_id", IDS)
+def test_every_official_example_response_decodes(api_id: str) -> None:
+    body = example(api_id)
+    model = decode_response(api_id, json.dumps(body, ensure_ascii=False).encode())
+    assert isinstance(model, RESPONSE_MODELS[api_id])
+    assert model.return_code == 0
+    assert model.raw == body
+    for key in TRS[api_id]["response"]["lists"]:
+        assert len(getattr(model, key)) == len(body.get(key) or [])
+    # The three body forms decode to the same model.
+    assert decode_response(api_id, json.dumps(body)) == model
+    assert decode_response(api_id, body) == model
+
+
+@pytest.mark.parametrize("api_id", IDS)
+def test_a_body_with_only_the_envelope_decodes_to_empty_fields(api_id: str) -> None:
+    model = decode_response(api_id, {"return_code": 0, "return_msg": "ok", "unknown_key": "1"})
+    for f in TRS[api_id]["response"]["scalars"]:
+        name = f["name"] if f["name"].isidentifier() else None
+        if name is not None:
+            assert getattr(model, name) in ("", None)
+    for key in TRS[api_id]["response"]["lists"]:
+        assert getattr(model, key) == []
+
+
+def test_order_book_prices_split_value_and_direction() -> None:
+    from_example = decode_response("ka10004", example("ka10004"))
+    assert from_example.sel_fpr_bid == 0
+    assert from_example.sel_fpr_bid_dir == 0
+    assert from_example.bid_req_base_tm == "162000"
+
+    body = example("ka10004") | {
+        "sel_fpr_bid": "-60000",
+        "buy_fpr_bid": "+60700",
+        "sel_fpr_req": "",
+        "tot_sel_req_jub_pre": "-120",
+    }
+    book = decode_response("ka10004", body)
+    assert (book.sel_fpr_bid, book.sel_fpr_bid_dir) == (60000, -1)
+    assert (book.buy_fpr_bid, book.buy_fpr_bid_dir) == (60700, 1)
+    assert book.sel_fpr_req is None  # empty string is a missing value
+    assert book.tot_sel_req_jub_pre == -120  # a change keeps its true sign
+
+
+def test_daily_prices_read_doubled_markers_and_signed_rates() -> None:
+    row = decode_response("ka10086", example("ka10086")).daly_stkpc[0]
+    assert row.date == "20241125"
+    assert row.ind == -714  # "--714"
+    assert row.for_qty == -266783  # "--266783"
+    assert row.orgn == 693  # "+693"
+    assert row.flu_rt == pytest.approx(-29.31)
+    assert row.pred_rt == -22800  # a change vs the previous close: truly signed
+    assert (row.close_pric, row.close_pric_dir) == (55000, -1)  # "-55000"
+    assert (row.high_pric, row.high_pric_dir) == (101100, 1)  # "+101100"
+    assert row.trde_qty == 20278
+
+
+def test_account_balance_reads_zero_padded_amounts_and_strips_the_code_prefix() -> None:
+    balance = decode_response("kt00018", example("kt00018"))
+    assert balance.tot_pur_amt == 17598258  # "000000017598258"
+    assert balance.prsm_dpst_aset_amt == 1012632507
+    assert balance.tot_loan_amt == 0
+    assert balance.tot_prft_rt == pytest.approx(46.25)
+    holding = balance.acnt_evlt_remn_indv_tot[0]
+    assert holding.stk_cd == "005930"  # "A005930"
+    assert holding.evltv_prft == -196888  # "-00000000196888"
+    assert holding.rmnd_qty == 3
+    assert (holding.cur_prc, holding.cur_prc_dir) == (59000, 0)
+    assert holding.crd_tp == "00"  # codes stay strings
+
+
+def test_sector_chart_reads_index_times_100() -> None:
+    chart_ = decode_response("ka20006", example("ka20006"))
+    candle = chart_.inds_dt_pole_qry[0]
+    assert candle.cur_prc == pytest.approx(2521.27)  # "252127"
+    assert candle.low_pric == pytest.approx(2499.18)
+    assert candle.trde_qty == 393564
+    assert candle.dt == "20250210"
+    assert chart_.inds_cd == "001"
+
+
+def test_realized_pnl_strips_a_prefixed_codes_and_keeps_decimal_prices() -> None:
+    row = decode_response("ka10072", example("ka10072")).dt_stk_div_rlzt_pl[0]
+    assert row.stk_cd == row.stk_cd_1 == "005930"
+    assert row.buy_uv == pytest.approx(97602.96)
+    assert row.pl_rt == pytest.approx(61.28)
+
+
+def test_example_only_fields_stay_reachable_through_raw() -> None:
+    model = decode_response("ka10005", example("ka10005"))
+    assert "cntr_str" not in msgspec.structs.asdict(model.stk_ddwkmm[0])
+    assert model.raw["stk_ddwkmm"][0]["cntr_str"] == "0.00"
+
+
+@pytest.mark.parametrize(
+    ("api_id", "key", "bad"),
+    [
+        ("ka10086", "flu_rt", "12.3x"),
+        ("ka10086", "close_pric", "N/A"),
+        ("kt00018", "tot_pur_amt", "00000001759825O"),
+        ("ka20006", "cur_prc", "2521.27.1"),
+        ("ka10004", "sel_fpr_bid", "+-+"),
+    ],
+)
+def test_a_malformed_number_raises_naming_the_tr_and_field(api_id: str, key: str, bad: str) -> None:
+    body = example(api_id)
+    lists = TRS[api_id]["response"]["lists"]
+    list_key = next((k for k, fields in lists.items() if key in {f["name"] for f in fields}), None)
+    if list_key is None:
+        body[key] = bad
+    else:
+        body[list_key][0][key] = bad
+    with pytest.raises(ValueError, match=rf"{api_id}: field '{key}'") as info:
+        decode_response(api_id, body)
+    assert isinstance(info.value, ResponseDecodeError)
+    assert (info.value.api_id, info.value.field, info.value.value) == (api_id, key, bad)
+
+
+def test_a_list_block_that_is_not_a_list_raises() -> None:
+    body = example("ka10086") | {"daly_stkpc": "oops"}
+    with pytest.raises(ResponseDecodeError, match="ka10086: field 'daly_stkpc'"):
+        decode_response("ka10086", body)
+
+
+def test_bodies_that_are_not_json_objects_raise() -> None:
+    with pytest.raises(ResponseDecodeError, match="expected a JSON object"):
+        decode_response("ka10004", b"[1, 2]")
+    with pytest.raises(msgspec.DecodeError):
+        decode_response("ka10004", b"<html>")
+    with pytest.raises(UnknownTRError):
+        decode_response("ka99999", b"{}")
+
+
+def test_return_code_may_arrive_as_a_numeric_string() -> None:
+    assert decode_response("ka10004", {"return_code": "5", "return_msg": "x"}).return_code == 5
+
+
+# --- requests -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("api_id", IDS)
+def test_every_official_example_request_validates_and_round_trips(api_id: str) -> None:
+    body = TRS[api_id]["example_request"]
+    request = build_request(api_id, body)
+    assert isinstance(request, REQUEST_MODELS[api_id])
+    request.validate()
+    assert request.to_body() == body
+    assert REQUEST_MODELS[api_id](**body).to_body() == body
+
+
+def request_fields(api_id: str) -> dict[str, str]:
+    return dict(TRS[api_id]["example_request"])
+
+
+RULE_APPLIES: dict[str, Callable[[FieldRule], bool]] = {
+    "required": lambda rule: rule.required,
+    "length": lambda rule: rule.max_len is not None,
+    "allowed": lambda rule: rule.allowed is not None,
+}
+
+
+def rule_cases(kind: str) -> list[tuple[str, FieldRule]]:
+    applies = RULE_APPLIES[kind]
+    return [
+        (api_id, rule) for api_id in IDS for rule in REQUEST_MODELS[api_id].rules if applies(rule)
+    ]
+
+
+def case_id(case: tuple[str, FieldRule]) -> str:
+    return f"{case[0]}-{case[1].name}"
+
+
+@pytest.mark.parametrize("case", rule_cases("required"), ids=case_id)
+def test_a_missing_or_empty_required_field_is_refused(case: tuple[str, FieldRule]) -> None:
+    api_id, rule = case
+    fields = request_fields(api_id)
+    with pytest.raises(KiwoomValidationError, match=rf"{api_id}: missing .*{rule.name}"):
+        build_request(api_id, {k: v for k, v in fields.items() if k != rule.name})
+    with pytest.raises(KiwoomValidationError, match=rf"{api_id} field '{rule.name}' is required"):
+        build_request(api_id, fields | {rule.name: ""})
+
+
+@pytest.mark.parametrize("case", rule_cases("length"), ids=case_id)
+def test_a_too_long_value_is_refused(case: tuple[str, FieldRule]) -> None:
+    api_id, rule = case
+    assert rule.max_len is not None
+    too_long = "1" * (rule.max_len + 1)
+    with pytest.raises(KiwoomValidationError, match=rf"{api_id} field '{rule.name}'.*maximum"):
+        build_request(api_id, request_fields(api_id) | {rule.name: too_long})
+
+
+@pytest.mark.parametrize("case", rule_cases("allowed"), ids=case_id)
+def test_a_code_outside_the_allowed_values_is_refused(case: tuple[str, FieldRule]) -> None:
+    api_id, rule = case
+    assert rule.allowed is not None and "Z" not in rule.allowed
+    with pytest.raises(KiwoomValidationError) as info:
+        build_request(api_id, request_fields(api_id) | {rule.name: "Z"})
+    message = str(info.value)
+    assert api_id in message and rule.name in message
+    assert all(code in message for code in rule.allowed)
+
+
+def test_unknown_fields_and_trs_are_refused() -> None:
+    with pytest.raises(KiwoomValidationError, match="unknown field"):
+        build_request("ka10004", {"stk_cd": "005930", "stk_code": "005930"})
+    with pytest.raises(UnknownTRError):
+        build_request("kt99999", {})
+
+
+def test_quantities_and_prices_accept_ints_and_are_sent_as_strings() -> None:
+    order_ = StockBuyOrderRequest(
+        dmst_stex_tp="KRX", stk_cd="005930", ord_qty=10, ord_uv=70000, trde_tp="0"
+    )
+    assert order_.to_body() == {
+        "dmst_stex_tp": "KRX",
+        "stk_cd": "005930",
+        "ord_qty": "10",
+        "ord_uv": "70000",
+        "trde_tp": "0",
+        "cond_uv": "",
+    }
+    for bad in (-1, True, "1.5", "ten"):
+        with pytest.raises(KiwoomValidationError, match="ord_qty"):
+            StockBuyOrderRequest(dmst_stex_tp="KRX", stk_cd="005930", ord_qty=bad, trde_tp="3")
+    with pytest.raises(KiwoomValidationError, match="expected a string"):
+        StockBuyOrderRequest(dmst_stex_tp="KRX", stk_cd=5930, ord_qty=1, trde_tp="3")  # type: ignore[arg-type]
+
+
+def test_open_ended_code_lists_are_not_enforced() -> None:
+    # Sector codes beyond the listed ones exist (see ka10101), so any code is passed on.
+    assert build_request("ka20006", {"inds_cd": "013", "base_dt": "20250905"}).to_body() == {
+        "inds_cd": "013",
+        "base_dt": "20250905",
+    }
+
+
+def test_models_are_frozen() -> None:
+    request: TRRequest = build_request("ka10004", {"stk_cd": "005930"})
+    response: TRResponse = decode_response("ka10004", example("ka10004"))
+    with pytest.raises(AttributeError):
+        request.stk_cd = "000660"  # type: ignore[attr-defined]
+    with pytest.raises(AttributeError):
+        response.return_code = 1  # type: ignore[misc]
+
+
+# --- generated code -----------------------------------------------------------------------
+
+
+def load_generator() -> ModuleType:
+    path = ROOT / "tools" / "gen_models.py"
+    spec = importlib.util.spec_from_file_location("gen_models", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    # Its dataclasses look their module up in sys.modules while the class body runs.
+    sys.modules[spec.name] = module
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        del sys.modules[spec.name]
+    return module
+
+
+def test_generated_model_files_are_up_to_date() -> None:
+    generator = load_generator()
+    fact_base = json.loads(SPEC_PATH.read_text(encoding="utf-8"))
+    rendered: dict[Path, str] = generator.render_all(fact_base)
+    assert {path.name for path in rendered} == {
+        "quote.py",
+        "order.py",
+        "account.py",
+        "chart.py",
+        "tr.py",
+    }
+    stale = [
+        path.name for path, text in rendered.items() if path.read_text(encoding="utf-8") != text
+    ]
+    assert not stale, f"run python tools/gen_models.py: {stale} differ from spec.json"

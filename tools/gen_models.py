@@ -1,0 +1,673 @@
+"""Generate the typed TR models (kiwoom_async/models/{quote,order,account,chart,tr}.py)
+from the API fact base (spec.json).
+
+Usage: python tools/gen_models.py [path/to/spec.json]
+
+The output is committed so an installed package never needs the fact base.
+tests/test_models.py re-renders from spec.json and compares with the committed files.
+
+How a response field is decoded (see ``field_kind``):
+
+- ``code``:   stock codes, market prefix letter stripped (``A005930`` -> ``005930``).
+- ``text``:   fields with allowed ``values`` or a date/time ``format``, names, order numbers.
+- ``index``:  unit ``index_x100`` (sector index values) -> float.
+- ``number``: unit ``percent`` or fixed ``decimals`` -> float with a true sign.
+- ``price``:  absolute prices (``*_pric``, ``*_prc``, ``*_uv``, quote levels ``*bid``...) ->
+  magnitude plus a ``<name>_dir`` attribute holding the +1/-1/0 direction marker.
+- ``integer``: every other amount, quantity, change or net figure -> int with a true sign.
+"""
+
+from __future__ import annotations
+
+import json
+import keyword
+import re
+import sys
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SPEC = ROOT.parent / "shared" / "kiwoom-api" / "spec.json"
+MODELS_DIR = ROOT / "kiwoom_async" / "models"
+LINE = 100
+
+# spec section -> (module, title)
+SECTIONS: dict[str, tuple[str, str]] = {
+    "mrkcond": ("quote", "Quote TRs (시세, /api/dostk/mrkcond)"),
+    "ordr": ("order", "Order TRs (주문, /api/dostk/ordr)"),
+    "acnt": ("account", "Account TRs (계좌, /api/dostk/acnt)"),
+    "chart": ("chart", "Chart TRs (차트, /api/dostk/chart)"),
+}
+
+# Class names where the English name does not make a short or unique CamelCase name.
+NAMES: dict[str, str] = {
+    "ka10004": "OrderBook",
+    "ka10005": "StockPeriodPrices",
+    "ka10006": "StockTimeSnapshot",
+    "ka10007": "QuoteBoard",
+    "ka10011": "SubscriptionRightsQuotes",
+    "ka10072": "RealizedPnlByStockOnDate",
+    "ka10073": "RealizedPnlByStockForPeriod",
+    "ka10088": "UnfilledSplitOrderDetail",
+    "kt00007": "AccountOrderExecutionDetail",
+    "kt00009": "AccountOrderExecutionStatus",
+    "kt00010": "OrderableWithdrawableAmount",
+    "kt00011": "OrderableQtyByMarginRate",
+    "kt00012": "OrderableQtyByCreditDepositRate",
+    "kt50030": "GoldSpotAllOrdersExecutions",
+    "kt50031": "GoldSpotOrdersExecutions",
+    "ka10060": "InvestorInstitutionChart",
+}
+
+# Request facts corrected where the official table contradicts the official example.
+REQUEST_FIXES: dict[tuple[str, str], dict[str, Any]] = {
+    # The table swaps the two lengths (base_dt 3, inds_cd 8); the example sends an 8-digit date.
+    ("ka20007", "base_dt"): {"length": 8},
+    ("ka20007", "inds_cd"): {"length": 3},
+    # The official examples send tic_scope "" for the gold tick/minute charts.
+    ("ka50079", "tic_scope"): {"required": False},
+    ("ka50080", "tic_scope"): {"required": False},
+    # The table lists only "5"; the official examples send "1".
+    ("kt50030", "mrkt_deal_tp"): {
+        "extra_values": {"1": "also accepted: the official example sends it"}
+    },
+    ("kt50075", "mrkt_deal_tp"): {
+        "extra_values": {"1": "also accepted: the official example sends it"}
+    },
+}
+
+# Stock-code request fields whose spec allows an exchange suffix (_NX, _AL) may be up to
+# this long even where the table gives 6.
+SUFFIXED_CODE_LEN = 9
+
+# Response fields with no unit in the table, read from their names and the official examples.
+UNITLESS_KINDS: dict[str, str] = {
+    "basis": "number",
+    "buy_uv": "price",
+    "crd_remn_rt": "number",
+    "cur_prc": "price",
+    "day_stk_asst": "integer",
+    "dbrt_trde_rpy_sum": "integer",
+    "dbst_bal": "integer",
+    "evlt_amt": "integer",
+    "evltv_prft": "integer",
+    "exp_acc_trde_qty": "integer",
+    "exp_cntr_trde_qty": "integer",
+    "fc_cmsn": "number",
+    "fc_dly_sum": "number",
+    "fc_entra": "number",
+    "fc_exct_amt": "number",
+    "fc_trde_amt": "number",
+    "fc_trde_tax": "number",
+    "fc_uncl_ocr": "number",
+    "for_dt_acc": "integer",
+    "for_netprps": "integer",
+    "frgn_pay_txam": "number",
+    "ind_netprps": "integer",
+    "kospi200": "number",
+    "last_tic_cnt": "integer",
+    "orgn_dt_acc": "integer",
+    "orgn_netprps": "integer",
+    "pred_pre": "integer",
+    "remn_rcvord_sum": "integer",
+    "rmnd_qty": "integer",
+    "rpym_sum": "integer",
+    "rpym_sum_fr": "number",
+    "stop_pric": "price",
+    "sum_cmsn": "integer",
+    "tax_sum_cmsn": "integer",
+    "tdy_sel_pl_1": "number",
+    "tot_buy_amt": "integer",
+    "tot_buy_cnt": "integer",
+    "tot_evlt_amt": "integer",
+    "tot_evltv_prft": "integer",
+    "tot_sel_cnt": "integer",
+    "trde_prica": "integer",
+    "trde_qty": "integer",
+    "trde_qty_jwa_cnt": "integer",
+    "txon_base_pric": "number",
+    "uncl_ocr": "integer",
+    "uv_exrt": "number",
+    "vlbl_nowrm": "integer",
+}
+# Order counts per quote level: buy_1bid_cnt ... sel_5bid_cnt.
+UNITLESS_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"^(buy|sel)_\d+bid_cnt$"), "integer"),
+)
+
+# Single fields whose official examples contradict the table's unit.
+KIND_FIXES: dict[tuple[str, str], str] = {
+    # Realized P/L reports average buy prices and P/L with decimals ("97602.96").
+    ("ka10072", "buy_uv"): "number",
+    ("ka10072", "tdy_sel_pl"): "number",
+    ("ka10073", "buy_uv"): "number",
+    ("ka10073", "tdy_sel_pl"): "number",
+    ("ka10077", "buy_uv"): "number",
+    ("ka10077", "tdy_sel_pl"): "number",
+    # The break-even purchase price carries decimals ("153380.50").
+    ("kt50020", "pl_prch_prc"): "number",
+    # Sector chart changes are on the same index x 100 scale as the index values beside them
+    # ("388193" with a change of "18031"); the table gives them no unit.
+    ("ka20004", "pred_pre"): "index",
+    ("ka20005", "pred_pre"): "index",
+    # The official example carries text ("현금") in this commission field.
+    ("ka10073", "tdy_htssel_cmsn"): "text",
+}
+
+CODE_FIELDS = frozenset({"stk_cd", "stk_cd_1"})
+# An absolute price: its +/- marks the direction versus the previous close.
+PRICE_NAME = re.compile(
+    r"(^|_)(pric|prc|uv|unp)$"  # *_pric, cur_prc, ord_uv, unp
+    r"|_\d*bid(_\d+)?$"  # quote levels: sel_fpr_bid, buy_10th_pre_bid, sel_1bid, *_bid_3
+    r"|^(buy|sel)_bid$"
+    r"|_bid_unit$"
+)
+NUMERIC_UNITS = re.compile(r"^(KRW|shares|thousand_shares|hundred_shares|KRW_million)(_or_.*)?$")
+NUMERIC_REQUEST_UNITS = frozenset({"KRW", "shares"})
+
+TYPES = {
+    "text": ("str", '""'),
+    "code": ("str", '""'),
+    "integer": ("int | None", "None"),
+    "price": ("int | None", "None"),
+    "number": ("float | None", "None"),
+    "index": ("float | None", "None"),
+}
+
+
+def field_kind(api_id: str, f: dict[str, Any]) -> str:
+    name = f["name"]
+    unit = f.get("unit")
+    if (api_id, name) in KIND_FIXES:
+        return KIND_FIXES[api_id, name]
+    if name in CODE_FIELDS:
+        return "code"
+    if f.get("values") or f.get("format"):
+        return "text"
+    if unit == "index_x100":
+        return "index"
+    if unit == "percent" or f.get("decimals"):
+        return "number"
+    if unit is None:
+        if name in UNITLESS_KINDS:
+            return UNITLESS_KINDS[name]
+        for pattern, kind in UNITLESS_PATTERNS:
+            if pattern.search(name):
+                return kind
+        return "text"
+    if PRICE_NAME.search(name):
+        return "price"
+    if NUMERIC_UNITS.match(unit):
+        return "integer"
+    raise ValueError(f"no decoding rule for field {name!r} with unit {unit!r}")
+
+
+# --- text layout --------------------------------------------------------------------------
+
+
+def width(text: str) -> int:
+    """Display width as the linter measures it: East Asian wide characters count two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def wrap(text: str, room: int) -> list[str]:
+    lines: list[str] = []
+    current = ""
+    for word in text.split():
+        candidate = f"{current} {word}" if current else word
+        if current and width(candidate) > room:
+            lines.append(current)
+            current = word
+        else:
+            current = candidate
+    if current:
+        lines.append(current)
+    return lines
+
+
+def docstring(text: str, indent: int) -> list[str]:
+    """A docstring at ``indent`` spaces, one line if it fits; PARA splits paragraphs."""
+    pad = " " * indent
+    paragraphs = [
+        " ".join(part.replace("\\", "\\\\").replace('"""', "'''").split())
+        for part in text.split(PARA)
+    ]
+    if len(paragraphs) == 1 and width(pad) + 6 + width(paragraphs[0]) <= LINE:
+        one = paragraphs[0]
+        return [f'{pad}"""{one} """' if one.endswith('"') else f'{pad}"""{one}"""']
+    lines: list[str] = []
+    for number, paragraph in enumerate(paragraphs):
+        if number:
+            lines.append("")
+        lines += wrap(paragraph, LINE - indent - 3)
+    if len(lines) == 1:
+        # Too long for one line with both quotes, yet one wrapped line: make it two.
+        lines = wrap(paragraphs[0], LINE - indent - 6)
+    out = [f'{pad}"""{lines[0]}']
+    out += [f"{pad}{line}" if line else "" for line in lines[1:]]
+    out.append(f'{pad}"""')
+    return out
+
+
+PARA = "\n\n"  # paragraph break inside a docstring text
+
+
+def call(head: str, args: list[str], indent: int, suffix: str = "") -> list[str]:
+    """``head(arg, ...)suffix`` on one line if it fits, else one argument per line."""
+    pad = " " * indent
+    one = f"{pad}{head}({', '.join(args)}){suffix}"
+    if width(one) <= LINE:
+        return [one]
+    out = [f"{pad}{head}("]
+    for arg in args:
+        line = f"{pad}    {arg},"
+        if width(line) > LINE and arg.endswith(")") and "=(" in arg:
+            key, _, rest = arg.partition("=(")
+            items = [item.strip() for item in rest[:-1].split(", ") if item.strip()]
+            out.append(f"{pad}    {key}=(")
+            out += [f"{pad}        {item}," for item in items]
+            out.append(f"{pad}    ),")
+        else:
+            out.append(line)
+    out.append(f"{pad}){suffix}")
+    return out
+
+
+def q(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)
+
+
+# --- model description --------------------------------------------------------------------
+
+
+@dataclass
+class Attr:
+    wire: str
+    attr: str
+    kind: str
+    doc: str
+
+
+@dataclass
+class Model:
+    api_id: str
+    name: str
+    section: str
+    tr: dict[str, Any]
+    scalars: list[Attr] = field(default_factory=list)
+    lists: list[tuple[str, str, list[Attr], str]] = field(default_factory=list)
+
+
+def camel(text: str) -> str:
+    text = re.sub(r"\([^)]*\)", " ", text).replace("P/L", "pnl")
+    words = re.split(r"[^A-Za-z0-9]+", text)
+    return "".join(word[:1].upper() + word[1:] for word in words if word)
+
+
+def attr_name(wire: str) -> str:
+    # Python names cannot start with a digit: "100ord_alow_amt" -> "ord_alow_amt_100".
+    match = re.match(r"^(\d+)(.*)$", wire)
+    name = f"{match.group(2)}_{match.group(1)}" if match else wire
+    if keyword.iskeyword(name) or not name.isidentifier():
+        name += "_"
+    return name
+
+
+def describe(f: dict[str, Any], *, request: bool = False) -> str:
+    parts = [f"{f['ko']}" + (f": {f['desc']}" if f.get("desc") else "")]
+    details = []
+    if f.get("unit"):
+        details.append(f["unit"])
+    if f.get("format"):
+        details.append(f["format"])
+    if details:
+        parts[0] += f" ({', '.join(details)})"
+    for key in ("code_format", "note"):
+        if f.get(key):
+            parts.append(f[key][:1].upper() + f[key][1:])
+    if f.get("values"):
+        codes = "; ".join(f"{code} = {meaning}" for code, meaning in f["values"].items())
+        parts.append(f"Codes: {codes}")
+    text = ". ".join(part.rstrip(".") for part in parts) + "."
+    if request and f.get("_numeric"):
+        text += " An int is accepted and sent as digits."
+    return text
+
+
+def build_attrs(api_id: str, fields: list[dict[str, Any]], taken: set[str]) -> list[Attr]:
+    attrs: list[Attr] = []
+    seen: set[str] = set()
+    for f in fields:
+        if f["name"] in seen:
+            continue
+        seen.add(f["name"])
+        kind = field_kind(api_id, f)
+        name = attr_name(f["name"])
+        doc = describe(f)
+        if name != f["name"]:
+            doc += f" Wire name ``{f['name']}``."
+        for candidate in (name, f"{name}_dir"):
+            if candidate in taken:
+                raise ValueError(f"attribute {candidate!r} is taken twice")
+        taken.add(name)
+        attrs.append(Attr(f["name"], name, kind, doc))
+        if kind == "price":
+            taken.add(f"{name}_dir")
+    return attrs
+
+
+def collect(spec: dict[str, Any]) -> list[Model]:
+    models: list[Model] = []
+    names: set[str] = set()
+    for section in SECTIONS:
+        for api_id, tr in spec["sections"][section]["trs"].items():
+            name = NAMES.get(api_id) or camel(tr["name_en"])
+            if name in names:
+                raise ValueError(f"{api_id}: class name {name} is taken twice")
+            names.add(name)
+            model = Model(api_id, name, section, tr)
+            taken = {"return_code", "return_msg", "raw", "api_id", "from_raw"}
+            model.scalars = build_attrs(api_id, tr["response"]["scalars"], taken)
+            meta = tr["response"].get("list_meta") or {}
+            for key, fields in tr["response"]["lists"].items():
+                if key in taken:
+                    raise ValueError(f"{api_id}: list {key!r} collides with a field")
+                taken.add(key)
+                row_doc = meta.get(key, {})
+                label = row_doc.get("ko", "")
+                if row_doc.get("desc"):
+                    label += f": {row_doc['desc']}"
+                row_name = f"{name}Row" if len(tr["response"]["lists"]) == 1 else name + camel(key)
+                model.lists.append(
+                    (key, row_name, build_attrs(api_id, fields, {"from_raw"}), label)
+                )
+            models.append(model)
+    return models
+
+
+def request_fields(model: Model) -> list[dict[str, Any]]:
+    fields = []
+    for f in model.tr["request"]:
+        f = dict(f)
+        fix = REQUEST_FIXES.get((model.api_id, f["name"]), {})
+        if "length" in fix:
+            f["length"] = fix["length"]
+        if "required" in fix:
+            f["required"] = fix["required"]
+        if "extra_values" in fix:
+            f["values"] = {**f["values"], **fix["extra_values"]}
+        f["_numeric"] = f.get("unit") in NUMERIC_REQUEST_UNITS
+        f["_open_codes"] = bool(re.search(r"\bother\b.*\bsee\b", f.get("note") or ""))
+        if "_NX" in (f.get("code_format") or ""):
+            f["length"] = max(f["length"], SUFFIXED_CODE_LEN)
+        fields.append(f)
+    return fields
+
+
+# --- rendering ----------------------------------------------------------------------------
+
+
+def mismatch_note(tr: dict[str, Any]) -> str:
+    mismatch = tr.get("spec_vs_example_mismatch") or {}
+    notes = []
+    for key, value in mismatch.items():
+        if key.startswith("example_only"):
+            names = value if isinstance(value, list) else [n for v in value.values() for n in v]
+            notes.append(
+                "The official example also carries "
+                + ", ".join(f"``{n}``" for n in names)
+                + ", which the spec table lacks: read it from ``raw``."
+            )
+        elif key.startswith("spec_only"):
+            names = value if isinstance(value, list) else [n for v in value.values() for n in v]
+            listed = ", ".join(f"``{n}``" for n in names)
+            them = "it" if len(names) == 1 else "them"
+            notes.append(f"The official example lacks {listed}: expect {them} empty.")
+    return " ".join(notes)
+
+
+def render_request(model: Model) -> list[str]:
+    tr = model.tr
+    fields = request_fields(model)
+    lines = [f"class {model.name}Request(TRRequest, frozen=True, kw_only=True):"]
+    doc = f"Request of {model.api_id} {tr['name_ko']}: {tr['name_en']}."
+    lines += docstring(doc, 4)
+    lines += ["", f'    api_id: ClassVar[str] = "{model.api_id}"']
+    rules = []
+    for f in fields:
+        args = [q(f["name"])]
+        if f["required"]:
+            args.append("required=True")
+        args.append(f"max_len={f['length']}")
+        if f.get("values") and not f["_open_codes"]:
+            codes = ", ".join(q(code) for code in f["values"])
+            args.append(f"allowed=({codes},)" if len(f["values"]) == 1 else f"allowed=({codes})")
+        if f["_numeric"]:
+            args.append("numeric=True")
+        rules.append(args)
+    head = "    rules: ClassVar[tuple[FieldRule, ...]] = "
+    if not rules:
+        lines.append(f"{head}()")
+    elif width(one := f"{head}({call('FieldRule', rules[0], 0)[0]},)") <= LINE and len(rules) == 1:
+        lines.append(one)
+    else:
+        lines.append("    rules: ClassVar[tuple[FieldRule, ...]] = (")
+        for args in rules:
+            lines += call("FieldRule", args, 8, ",")
+        lines.append("    )")
+    for f in fields:
+        annotation = "int | str" if f["_numeric"] else "str"
+        default = "" if f["required"] else ' = ""'
+        lines += ["", f"    {f['name']}: {annotation}{default}"]
+        lines += docstring(describe(f, request=True), 4)
+    return lines
+
+
+def render_fields(attrs: list[Attr]) -> list[str]:
+    lines: list[str] = []
+    for a in attrs:
+        annotation, default = TYPES[a.kind]
+        lines += [f"    {a.attr}: {annotation} = {default}"]
+        lines += docstring(a.doc, 4)
+        if a.kind == "price":
+            lines += [f"    {a.attr}_dir: int = 0"]
+            lines += docstring(f"Direction marker of ``{a.attr}``: +1 up, -1 down, 0 flat.", 4)
+    return lines
+
+
+def render_from_raw(attrs: list[Attr], extra: list[str | list[str]]) -> list[str]:
+    lines = [
+        "    @classmethod",
+        "    def from_raw(cls, raw: dict[str, Any]) -> Self:",
+    ]
+    args: list[str | list[str]] = list(extra)
+    for a in attrs:
+        args.append(f'{a.attr}=c.{a.kind}(raw, "{a.wire}")')
+        if a.kind == "price":
+            args.append(f'{a.attr}_dir=c.direction(raw, "{a.wire}")')
+    if not args:
+        return [*lines, "        return cls()"]
+    lines.append("        return cls(")
+    for arg in args:
+        if isinstance(arg, list):
+            lines += arg
+        else:
+            lines.append(f"            {arg},")
+    lines.append("        )")
+    return lines
+
+
+def render_response(model: Model) -> list[str]:
+    tr = model.tr
+    out: list[str] = []
+    for key, row_name, attrs, label in model.lists:
+        out += [f"class {row_name}(msgspec.Struct, frozen=True, kw_only=True, gc=False):"]
+        out += docstring(f"One row of ``{key}`` ({label}) in :class:`{model.name}`.", 4)
+        out.append("")
+        out += render_fields(attrs)
+        out.append("")
+        out += render_from_raw(attrs, [])
+        out += ["", ""]
+    out.append(f"class {model.name}(TRResponse, frozen=True, kw_only=True):")
+    doc = f"{model.api_id} {tr['name_ko']}: {tr['name_en']}."
+    extra = " ".join(x for x in (tr.get("summary") or "", mismatch_note(tr)) if x)
+    if extra:
+        doc += PARA + extra
+    out += docstring(doc, 4)
+    out += ["", f'    api_id: ClassVar[str] = "{model.api_id}"', ""]
+    out += render_fields(model.scalars)
+    for key, row_name, _, label in model.lists:
+        one = f"    {key}: list[{row_name}] = msgspec.field(default_factory=list)"
+        if width(one) <= LINE:
+            out.append(one)
+        else:
+            out += [
+                f"    {key}: list[{row_name}] = msgspec.field(",
+                "        default_factory=list",
+                "    )",
+            ]
+        out += docstring(f"{label or key}.", 4)
+    out.append("")
+    extra_args: list[str | list[str]] = [
+        "return_code=c.return_code(raw)",
+        'return_msg=c.text(raw, "return_msg")',
+        "raw=raw",
+    ]
+    for key, row_name, _, _ in model.lists:
+        extra_args.append(call(f"{key}=c.rows", ["raw", q(key), f"{row_name}.from_raw"], 12, ","))
+    out += render_from_raw(model.scalars, extra_args)
+    return out
+
+
+HEADER = "Generated by tools/gen_models.py from the API fact base: edit the generator instead."
+
+
+def render_module(section: str, models: list[Model]) -> str:
+    title = SECTIONS[section][1]
+    names = []
+    for m in models:
+        names += [f"{m.name}Request", m.name, *(row for _, row, _, _ in m.lists)]
+    lines = ['"""' + title + ": typed requests and responses.", "", HEADER, '"""', ""]
+    lines += [
+        "from __future__ import annotations",
+        "",
+        "from typing import Any, ClassVar, Self",
+        "",
+    ]
+    if any(m.lists for m in models):
+        lines += ["import msgspec", ""]
+    lines += [
+        "from kiwoom_async.models import _convert as c",
+        "from kiwoom_async.models._convert import FieldRule, TRRequest, TRResponse",
+        "",
+        "__all__ = [",
+        *(f'    "{n}",' for n in sorted(names)),
+        "]",
+    ]
+    for m in models:
+        lines += ["", ""]
+        lines += render_request(m)
+        lines += ["", ""]
+        lines += render_response(m)
+    lines.append("")
+    return "\n".join(lines)
+
+
+def render_tr(models: list[Model]) -> str:
+    lines = [
+        '"""Every typed TR model by api_id, and the entry points that use them.',
+        "",
+        HEADER,
+        '"""',
+        "",
+        "from __future__ import annotations",
+        "",
+        "from collections.abc import Mapping",
+        "from typing import Literal, overload",
+        "",
+        "from kiwoom_async.models._convert import Body, TRRequest, TRResponse",
+        "from kiwoom_async.models._convert import build_request as _build",
+        "from kiwoom_async.models._convert import decode_response as _decode",
+    ]
+    for section, (module, _) in sorted(SECTIONS.items(), key=lambda item: item[1][0]):
+        ms = [m for m in models if m.section == section]
+        imported = sorted(n for m in ms for n in (m.name, f"{m.name}Request"))
+        lines.append(f"from kiwoom_async.models.{module} import (")
+        lines += [f"    {n}," for n in imported]
+        lines.append(")")
+    lines += [
+        "",
+        '__all__ = ["REQUEST_MODELS", "RESPONSE_MODELS", "build_request", "decode_response"]',
+        "",
+        "REQUEST_MODELS: dict[str, type[TRRequest]] = {",
+        *(f'    "{m.api_id}": {m.name}Request,' for m in models),
+        "}",
+        "RESPONSE_MODELS: dict[str, type[TRResponse]] = {",
+        *(f'    "{m.api_id}": {m.name},' for m in models),
+        "}",
+    ]
+    for m in models:
+        lines += ["", "", "@overload"]
+        one = f'def decode_response(api_id: Literal["{m.api_id}"], body: Body) -> {m.name}: ...'
+        if width(one) <= LINE:
+            lines.append(one)
+        else:
+            lines += [
+                "def decode_response(",
+                f'    api_id: Literal["{m.api_id}"], body: Body',
+                f") -> {m.name}: ...",
+            ]
+    lines += [
+        "",
+        "",
+        "@overload",
+        "def decode_response(api_id: str, body: Body) -> TRResponse: ...",
+        "",
+        "",
+        "def decode_response(api_id: str, body: Body) -> TRResponse:",
+        '    """Decode a response body (bytes, str or an already decoded dict) of TR ``api_id``',
+        "    into its typed model.",
+        "",
+        "    Raises UnknownTRError for an api_id without a model, msgspec.DecodeError for a body",
+        "    that is not JSON, and ResponseDecodeError (a ValueError naming the TR and field) for",
+        "    a field that is not the number the spec promises.",
+        '    """',
+        "    return _decode(RESPONSE_MODELS, api_id, body)",
+        "",
+        "",
+        "def build_request(api_id: str, fields: Mapping[str, object]) -> TRRequest:",
+        '    """The request model of TR ``api_id`` built from a plain mapping of wire names.',
+        "",
+        "    Raises KiwoomValidationError for an unknown TR, an unknown or missing field, or a",
+        "    value the server would refuse.",
+        '    """',
+        "    return _build(REQUEST_MODELS, api_id, fields)",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def render_all(spec: dict[str, Any]) -> dict[Path, str]:
+    models = collect(spec)
+    files = {
+        MODELS_DIR / f"{module}.py": render_module(
+            section, [m for m in models if m.section == section]
+        )
+        for section, (module, _) in SECTIONS.items()
+    }
+    files[MODELS_DIR / "tr.py"] = render_tr(models)
+    return files
+
+
+def main() -> None:
+    spec_path = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_SPEC
+    spec = json.loads(spec_path.read_text(encoding="utf-8"))
+    for path, text in render_all(spec).items():
+        path.write_text(text, encoding="utf-8")
+        print(f"wrote {path.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
