@@ -24,6 +24,7 @@ from .errors import (
 )
 from .kiwoom import Kiwoom
 from .ratelimit import RateLimiter, RateLimits
+from .realtime import RealtimeSession, RealtimeStats
 from .registry import REGISTRY, TRSpec
 from .rest import Pager, Response, RestSession
 from .retry import RetryPolicy
@@ -51,6 +52,8 @@ __all__ = [
     "RateLimits",
     "RealOrderNotAllowedError",
     "RealtimeError",
+    "RealtimeSession",
+    "RealtimeStats",
     "Response",
     "RestSession",
     "RetryPolicy",

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from typing import Final
+from typing import Any, Final
 
 from ._env import Env, check_env, ws_url
 from .auth import TokenManager
 from .ratelimit import RateLimits
+from .realtime import RealtimeSession
 from .rest import RestSession
 from .retry import RetryPolicy
 
@@ -64,6 +65,11 @@ class Kiwoom:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
+
+    def realtime(self, **options: Any) -> RealtimeSession:
+        """A realtime session sharing this client's TokenManager (use it with ``async with``).
+        ``options`` go to :class:`RealtimeSession` (queue size, overflow policy, backoff...)."""
+        return RealtimeSession(self.tokens, url=self.ws_url, **options)
 
     async def aclose(self) -> None:
         """Close the connection pool, then revoke the token. Idempotent."""
