@@ -48,8 +48,7 @@ async def kw(sim: Simulator) -> AsyncIterator[Kiwoom]:
 
 
 def ws(sim: Simulator) -> WsStats:
-    stats: WsStats = sim.state.ws  # type: ignore[attr-defined]
-    return stats
+    return sim.ws_stats
 
 
 def trnms(sim: Simulator) -> dict[int, list[str]]:

@@ -5,7 +5,8 @@
 
 It serves every domestic REST TR of the registry on 127.0.0.1 with the official example bodies,
 issues tokens, rate limits, paginates, validates and fills orders against a deterministic market
-model, and injects faults on request (see :class:`SimConfig`).
+model, serves the realtime WebSocket (LOGIN, REG/REMOVE, ticks, PING, order fills, condition
+search) on the same port, and injects faults on request (see :class:`SimConfig`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from ._market import Book, Market, Tick
 from ._orders import OrderListener, OrderRecord, Position
 from ._server import Simulator
 from ._state import SimState, SimStats
+from ._ws import WsStats
 
 __all__ = [
     "Book",
@@ -27,4 +29,5 @@ __all__ = [
     "SimStats",
     "Simulator",
     "Tick",
+    "WsStats",
 ]

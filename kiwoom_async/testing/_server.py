@@ -1,11 +1,9 @@
-"""The :class:`Simulator`: an aiohttp server speaking Kiwoom's REST API (and, when the WebSocket
-module is present, its realtime API) on one local port."""
+"""The :class:`Simulator`: an aiohttp server speaking Kiwoom's REST API and its realtime
+WebSocket API on one local port."""
 
 from __future__ import annotations
 
 import dataclasses
-import importlib
-from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Self
 
@@ -15,38 +13,16 @@ from ._config import SimConfig
 from ._orders import OrderRecord
 from ._rest import add_rest_routes
 from ._state import SimState, SimStats
+from ._ws import WS_PATH, WsStats, attach_ws
 
 __all__ = ["WS_PATH", "Simulator", "build_app"]
 
-WS_PATH = "/api/dostk/websocket"
-
-AttachWs = Callable[[web.Application, SimState], None]
-
-
-def _load_attach_ws() -> AttachWs | None:
-    """The WebSocket side's hook, or None when that module is not part of this install.
-
-    Only the absence of the module itself counts as "no WebSocket side": an import error
-    inside it is a bug and propagates.
-    """
-    module_name = f"{__package__}._ws"
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name == module_name:
-            return None
-        raise
-    attach: AttachWs = module.attach_ws
-    return attach
-
 
 def build_app(state: SimState) -> web.Application:
-    """The aiohttp application serving ``state``: REST routes plus the WebSocket route."""
+    """The aiohttp application serving ``state``: REST routes and the WebSocket route."""
     app = web.Application()
     add_rest_routes(app, state)
-    attach_ws = _load_attach_ws()
-    if attach_ws is not None:
-        attach_ws(app, state)
+    attach_ws(app, state)
     return app
 
 
@@ -160,6 +136,14 @@ class Simulator:
     def add_account(self, appkey: str, secretkey: str) -> None:
         """Accept this app key / secret key pair (the only ones with ``strict_credentials``)."""
         self.state.add_account(appkey, secretkey)
+
+    @property
+    def ws_stats(self) -> WsStats:
+        """Counters and records of the WebSocket side."""
+        stats = self.state.ws
+        if stats is None:
+            raise RuntimeError("the WebSocket side is not part of this simulator")
+        return stats
 
     def invalidate_tokens(self) -> None:
         """Refuse every token issued so far, as if the server had restarted."""

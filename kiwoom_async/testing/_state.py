@@ -11,11 +11,14 @@ import time
 from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._config import SimConfig
 from ._market import Market
 from ._orders import OrderDesk, OrderListener, OrderRecord, Position
+
+if TYPE_CHECKING:
+    from ._ws import WsStats
 
 __all__ = ["SimState", "SimStats", "TokenInfo"]
 
@@ -81,6 +84,8 @@ class SimState:
         self._api_windows: dict[tuple[str, str], deque[float]] = {}
         self._chains: OrderedDict[str, _Chain] = OrderedDict()
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.ws: WsStats | None = None
+        """The WebSocket side's counters, once it is attached."""
         self.market.add_tick_listener(self.desk.on_tick)
 
     # --- accounts and tokens ---

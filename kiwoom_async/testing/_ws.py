@@ -703,7 +703,7 @@ def attach_ws(app: web.Application, state: SimState) -> None:
     """Serve the realtime WebSocket on ``app`` and expose its :class:`WsStats` as ``state.ws``."""
     server = _WsServer(state)
     app[_WS_SERVER] = server
-    state.ws = server.stats  # type: ignore[attr-defined]
+    state.ws = server.stats
     app.router.add_get(WS_PATH, server.handle)
     app.on_startup.append(server.on_startup)
     app.on_shutdown.append(server.on_shutdown)
