@@ -193,6 +193,8 @@ class RealtimeSession:
         """Stop the session: cancel the connection task, close the socket, end the stream.
         Idempotent; leaves nothing running."""
         self._closing = True
+        if self._ready is not None:
+            self._ready.set()  # wake requests waiting for a connection: they see the close
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
@@ -490,11 +492,13 @@ class RealtimeSession:
             async with asyncio.timeout(timeout):
                 while True:
                     await self._ready.wait()
+                    if self._fatal is not None:
+                        raise self._fatal
+                    if self._closing:
+                        raise ConnectionClosedError("the session is closed")
                     ws = self._ws
                     if ws is not None:
                         return ws
-                    if self._fatal is not None:
-                        raise self._fatal
         except TimeoutError:
             if self._fatal is not None:
                 raise self._fatal from None
@@ -502,11 +506,16 @@ class RealtimeSession:
 
     async def _request(self, ws: ClientConnection, trnm: str, frame: bytes) -> Any:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        # Answers come in request order; a request that gave up keeps its place in the queue
+        # (cancelled), so a late answer is matched to it and not to the next request.
         self._pending.setdefault(trnm, deque()).append(future)
-        await self._send(ws, frame)
         try:
+            await self._send(ws, frame)
             async with asyncio.timeout(self.ack_timeout):
                 return await future
+        except websockets.ConnectionClosed as exc:
+            future.cancel()
+            raise ConnectionClosedError(f"connection closed before the {trnm} answer") from exc
         except TimeoutError:
             raise ConnectionClosedError(f"no {trnm} answer within {self.ack_timeout} s") from None
 

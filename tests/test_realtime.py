@@ -19,6 +19,7 @@ from kiwoom_async import (
     LoginRefusedError,
     RealtimeSession,
     SessionTakenOverError,
+    SubscriptionError,
     TokenManager,
 )
 from kiwoom_async.models.lifecycle import Connected, Disconnected, Reconnecting, Resubscribed
@@ -410,3 +411,40 @@ async def test_disconnects_are_visible_in_the_stream() -> None:
                 if len(kinds) == 5:
                     break
     assert kinds == [Connected, StockTrade, Disconnected, Reconnecting, Connected]
+
+
+async def test_a_late_answer_is_matched_to_the_request_that_gave_up() -> None:
+    async def slow_then_refuse(connection: ServerConnection) -> None:
+        await login_ok(connection)
+        await connection.recv()  # REG 1: answered late, and OK
+        await asyncio.sleep(seconds(0.3))
+        await connection.send(json.dumps({"trnm": "REG", "return_code": 0, "return_msg": ""}))
+        await connection.recv()  # REG 2: refused
+        await connection.send(json.dumps({"trnm": "REG", "return_code": 1, "return_msg": "no"}))
+        await connection.wait_closed()
+
+    server, url = await scripted(slow_then_refuse)
+    async with server, RealtimeSession(StaticTokens(), url=url, ack_timeout=seconds(0.1)) as rt:
+        with pytest.raises(ConnectionClosedError):
+            await rt.subscribe(["005930"], ["0B"])
+        await asyncio.sleep(seconds(0.3))
+        rt.ack_timeout = seconds(5)
+        with pytest.raises(SubscriptionError):
+            await rt.subscribe(["000660"], ["0B"])
+        assert rt.subscriptions == {}
+
+
+async def test_closing_wakes_a_request_waiting_for_the_connection() -> None:
+    async def never_answer_login(connection: ServerConnection) -> None:
+        await connection.wait_closed()
+
+    server, url = await scripted(never_answer_login)
+    async with server:
+        rt = RealtimeSession(StaticTokens(), url=url, login_timeout=30, ack_timeout=30)
+        await rt.start()
+        waiting = asyncio.ensure_future(rt.subscribe(["005930"], ["0B"]))
+        await asyncio.sleep(seconds(0.05))
+        await rt.aclose()
+        with pytest.raises(ConnectionClosedError):
+            async with asyncio.timeout(seconds(2)):
+                await waiting

@@ -234,6 +234,8 @@ def decode_response(models: Mapping[str, type[TRResponse]], api_id: str, body: B
     if model is None:
         raise UnknownTRError(api_id)
     decoded: object = msgspec.json.decode(body) if isinstance(body, (bytes, str)) else body
+    if isinstance(decoded, Mapping) and not isinstance(decoded, dict):
+        decoded = dict(decoded)
     if not isinstance(decoded, dict):
         raise ResponseDecodeError("<body>", decoded, "expected a JSON object", api_id)
     try:
