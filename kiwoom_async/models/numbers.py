@@ -34,15 +34,10 @@ def signed_int(raw: str) -> int | None:
     """A truly signed integer: ``"+693"`` -> 693, ``"-00000000196888"`` -> -196888,
     ``"--714"`` -> -714, ``""`` -> None."""
     try:
-        return int(raw)
+        return int(raw)  # the common case, at C speed
     except ValueError:
-        pass
-    text = raw.strip()
-    if not text:
-        return None
-    if len(text) > 2 and text[0] in "+-" and text[1] in "+-":
-        return int(text[1:])
-    return int(text)  # raises ValueError with the offending text
+        text = _unmarked(raw)
+        return None if text is None else int(text)
 
 
 def unsigned_int(raw: str) -> int | None:
@@ -73,13 +68,19 @@ def signed_float(raw: str) -> float | None:
     try:
         return float(raw)
     except ValueError:
-        pass
+        text = _unmarked(raw)
+        return None if text is None else float(text)
+
+
+def _unmarked(raw: str) -> str | None:
+    """Text the plain parsers refused: None when blank, else without a doubled marker (the
+    caller's parser then raises ValueError on anything still not a number)."""
     text = raw.strip()
     if not text:
         return None
     if len(text) > 2 and text[0] in "+-" and text[1] in "+-":
-        return float(text[1:])
-    return float(text)
+        return text[1:]
+    return text
 
 
 def index_x100(raw: str) -> float | None:

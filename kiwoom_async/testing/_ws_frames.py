@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._market import Book, Tick
+from ._market import Book, Tick, marked, sign_code, signed, signed_rate
 from ._orders import TRADE_TYPE_TEXT, OrderRecord, Position
 
 __all__ = [
@@ -54,30 +54,6 @@ CONDITIONS: list[tuple[str, str, tuple[str, ...]]] = [
 """Canned condition searches: (seq, name, codes that currently match)."""
 
 _EXCHANGE = {"KRX": ("1", "KRX"), "NXT": ("2", "NXT"), "SOR": ("0", "통합")}
-
-
-def marked(value: int, reference: int) -> str:
-    """A price with Kiwoom's direction marker: ``+`` above the reference, ``-`` below."""
-    if value > reference:
-        return f"+{value}"
-    if value < reference:
-        return f"-{value}"
-    return str(value)
-
-
-def signed(value: int) -> str:
-    """A truly signed number: ``+50``, ``-50``, ``0``."""
-    return f"{value:+d}" if value else "0"
-
-
-def signed_rate(value: float) -> str:
-    text = f"{value:+.2f}"
-    return "0.00" if text in ("+0.00", "-0.00") else text
-
-
-def sign_code(change: int) -> str:
-    """Field 25: 2 up, 3 unchanged, 5 down (limit moves are not modelled)."""
-    return "2" if change > 0 else "5" if change < 0 else "3"
 
 
 def padded9(value: int) -> str:
