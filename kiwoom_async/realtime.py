@@ -94,6 +94,7 @@ class RealtimeStats:
     """Frames or items that could not be decoded: logged and skipped."""
     unknown: int = 0
     pings: int = 0
+    resubscribe_failures: int = 0
     queue: QueueStats = field(default_factory=QueueStats)
 
 
@@ -413,19 +414,30 @@ class RealtimeSession:
         raise LoginRefusedError(-1, "no LOGIN answer among the first frames", None)
 
     async def _resubscribe(self, ws: ClientConnection) -> None:
+        """Replay the desired state. A group the server refuses (or never answers) is reported
+        in ``Resubscribed.failed`` and logged; it does not end the session."""
         assert self._ready is not None
-        groups = list(self._groups.items())
-        for grp_no, pairs in groups:
-            for items, types in _entries(pairs):
-                await self._request(ws, "REG", frames.encode_reg(grp_no, items, types, True))
-        if self._conditions:
-            await self._request(ws, "CNSRLST", frames.encode_cnsrlst())
+        restored: list[str] = []
+        failed: list[str] = []
+        for grp_no, pairs in list(self._groups.items()):
+            frames_sent = [frames.encode_reg(grp_no, i, t, True) for i, t in _entries(pairs)]
+            ok = [await self._replay(ws, "REG", frame) for frame in frames_sent]
+            (restored if all(ok) else failed).append(grp_no)
+        if self._conditions and await self._replay(ws, "CNSRLST", frames.encode_cnsrlst()):
             for seq, stex_tp in list(self._conditions.items()):
-                frame = frames.encode_cnsrreq(seq, "1", stex_tp)
-                await self._request(ws, "CNSRREQ", frame)
-        if groups:
-            self._queue.put_priority(Resubscribed(tuple(grp for grp, _ in groups)))
+                await self._replay(ws, "CNSRREQ", frames.encode_cnsrreq(seq, "1", stex_tp))
+        if restored or failed:
+            self._queue.put_priority(Resubscribed(tuple(restored), tuple(failed)))
         self._ready.set()
+
+    async def _replay(self, ws: ClientConnection, trnm: str, frame: bytes) -> bool:
+        try:
+            await self._request(ws, trnm, frame)
+        except (SubscriptionError, ConnectionClosedError) as exc:
+            self.stats.resubscribe_failures += 1
+            log.error("re-sending %s after reconnect failed: %s", trnm, exc)
+            return False
+        return True
 
     async def _read(self, ws: ClientConnection) -> None:
         stats = self.stats

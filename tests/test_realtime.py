@@ -448,3 +448,27 @@ async def test_closing_wakes_a_request_waiting_for_the_connection() -> None:
         with pytest.raises(ConnectionClosedError):
             async with asyncio.timeout(seconds(2)):
                 await waiting
+
+
+async def test_a_group_refused_after_a_reconnect_is_reported_and_the_session_goes_on() -> None:
+    connections = 0
+
+    async def refuse_on_second_connection(connection: ServerConnection) -> None:
+        nonlocal connections
+        connections += 1
+        await login_ok(connection)
+        await connection.recv()  # REG
+        code = 0 if connections == 1 else 1
+        await connection.send(json.dumps({"trnm": "REG", "return_code": code, "return_msg": ""}))
+        if connections == 1:
+            await connection.close()
+        else:
+            await connection.wait_closed()
+
+    server, url = await scripted(refuse_on_second_connection)
+    async with server, RealtimeSession(StaticTokens(), url=url, backoff=FAST) as rt:
+        await rt.subscribe(["005930"], ["0B"], grp_no="7")
+        resubscribed = await next_of(rt, Resubscribed)
+        await rt.wait_ready()
+    assert (resubscribed.groups, resubscribed.failed) == ((), ("7",))
+    assert rt.stats.resubscribe_failures == 1

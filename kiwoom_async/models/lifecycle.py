@@ -25,10 +25,12 @@ class Connected:
 
 @dataclass(frozen=True, slots=True)
 class Resubscribed:
-    """Every desired group was registered again after a (re)connect. Data pushed while the
-    session was down is not replayed: re-snapshot through REST if it matters."""
+    """The desired groups were registered again after a (re)connect: ``groups`` were
+    acknowledged, ``failed`` were refused or not answered (see the log). Data pushed while
+    the session was down is not replayed: re-snapshot through REST if it matters."""
 
     groups: tuple[str, ...]
+    failed: tuple[str, ...] = ()
     type: str = "resubscribed"
 
 
