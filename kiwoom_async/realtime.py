@@ -43,6 +43,7 @@ from .errors import (
     RealtimeError,
     SessionTakenOverError,
     SubscriptionError,
+    TransportError,
 )
 from .models import frames
 from .models.frames import (
@@ -370,12 +371,14 @@ class RealtimeSession:
             self._queue.put_priority(Connected(self.stats.connections))
             async with asyncio.TaskGroup() as group:
                 group.create_task(self._resubscribe(ws))
-                reader = group.create_task(self._read(ws))
-                await reader
+                group.create_task(self._read(ws))  # runs until the connection ends
         except* websockets.ConnectionClosed as closed:
             cause = f"connection closed ({closed.exceptions[0]})"
         except* (OSError, TimeoutError) as failed:
             cause = f"connection failed: {type(failed.exceptions[0]).__name__}"
+        except* TransportError as failed:
+            # The REST host could not issue a token just now: retry like a network fault.
+            cause = f"no token: {failed.exceptions[0]}"
         except* (KiwoomError, _TokenRefused) as fatal:
             raise fatal.exceptions[0] from None
         finally:

@@ -21,6 +21,7 @@ from kiwoom_async import (
     SessionTakenOverError,
     SubscriptionError,
     TokenManager,
+    TransportError,
 )
 from kiwoom_async.models.lifecycle import Connected, Disconnected, Reconnecting, Resubscribed
 from kiwoom_async.models.realtime import ConditionHit, OrderFill, StockTrade
@@ -472,3 +473,24 @@ async def test_a_group_refused_after_a_reconnect_is_reported_and_the_session_goe
         await rt.wait_ready()
     assert (resubscribed.groups, resubscribed.failed) == ((), ("7",))
     assert rt.stats.resubscribe_failures == 1
+
+
+async def test_a_token_server_outage_is_retried_like_a_network_fault() -> None:
+    class FlakyTokens(StaticTokens):
+        async def token(self) -> str:
+            if self.handed_out == 0:
+                self.handed_out += 1
+                raise TransportError("au10001", "token request failed: ClientOSError")
+            return await super().token()
+
+    async def accept(connection: ServerConnection) -> None:
+        await login_ok(connection)
+        await connection.wait_closed()
+
+    server, url = await scripted(accept)
+    tokens = FlakyTokens()
+    async with server, RealtimeSession(tokens, url=url, backoff=FAST) as rt:
+        reconnecting = await next_of(rt, Reconnecting)
+        await rt.wait_ready()
+    assert "no token" in reconnecting.cause
+    assert rt.stats.connections == 1
