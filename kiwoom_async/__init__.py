@@ -1,5 +1,13 @@
 """kiwoom_async: the asyncio client for the Kiwoom Securities REST and realtime API."""
 
+from .api import (
+    AccountAPI,
+    ChartAPI,
+    OrderAPI,
+    QuoteAPI,
+    Reconciliation,
+    TypedPager,
+)
 from .auth import TokenManager
 from .errors import (
     APIError,
@@ -7,6 +15,8 @@ from .errors import (
     ConnectionClosedError,
     EventQueueOverflowError,
     IdempotencyError,
+    InvalidOrderError,
+    InvalidStockCodeError,
     KiwoomError,
     KiwoomTimeoutError,
     KiwoomValidationError,
@@ -23,6 +33,7 @@ from .errors import (
     UnknownTRError,
 )
 from .kiwoom import Kiwoom
+from .ledger import FileLedger, LedgerEntry, MemoryLedger, OrderAck, OrderLedger
 from .ratelimit import RateLimiter, RateLimits
 from .realtime import RealtimeSession, RealtimeStats
 from .registry import REGISTRY, TRSpec
@@ -34,19 +45,30 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "REGISTRY",
     "APIError",
+    "AccountAPI",
     "AuthError",
+    "ChartAPI",
     "ConnectionClosedError",
     "EventQueueOverflowError",
+    "FileLedger",
     "IdempotencyError",
+    "InvalidOrderError",
+    "InvalidStockCodeError",
     "Kiwoom",
     "KiwoomError",
     "KiwoomTimeoutError",
     "KiwoomValidationError",
+    "LedgerEntry",
     "LoginRefusedError",
     "MalformedResponseError",
+    "MemoryLedger",
+    "OrderAPI",
+    "OrderAck",
+    "OrderLedger",
     "OrderRejectedError",
     "OrderStatusUnknownError",
     "Pager",
+    "QuoteAPI",
     "RateLimitError",
     "RateLimiter",
     "RateLimits",
@@ -54,6 +76,7 @@ __all__ = [
     "RealtimeError",
     "RealtimeSession",
     "RealtimeStats",
+    "Reconciliation",
     "Response",
     "RestSession",
     "RetryPolicy",
@@ -62,6 +85,7 @@ __all__ = [
     "TRSpec",
     "TokenManager",
     "TransportError",
+    "TypedPager",
     "UnknownTRError",
     "__version__",
 ]

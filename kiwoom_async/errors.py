@@ -28,6 +28,26 @@ class RealOrderNotAllowedError(KiwoomValidationError):
     """An order on env="real" without ``allow_real_orders=True``; nothing was sent."""
 
 
+class InvalidStockCodeError(KiwoomValidationError):
+    """A stock code that is not a six-character KRX code (with an exchange suffix only where
+    the TR takes one); nothing was sent."""
+
+    def __init__(self, api_id: str, code: object, reason: str) -> None:
+        self.api_id = api_id
+        self.code = code
+        super().__init__(f"{api_id}: stock code {code!r} {reason}")
+
+
+class InvalidOrderError(KiwoomValidationError):
+    """An order field breaks the rules the server applies (quantity, price for the trade
+    type, exchange, trade type); nothing was sent. ``field`` names the wire field."""
+
+    def __init__(self, api_id: str, field: str, message: str) -> None:
+        self.api_id = api_id
+        self.field = field
+        super().__init__(f"{api_id} {field}: {message}")
+
+
 # --- answers from the server --------------------------------------------------------------
 
 
@@ -94,7 +114,14 @@ class OrderStatusUnknownError(KiwoomError):
 
     The library never resends it. Look the order up (``reconcile`` on the typed order API, or
     the open/filled-orders TRs ka10075 / ka10076 / kt00007) before placing it again.
+
+    When the order went through the typed order API, ``sent_at`` holds the wall-clock time
+    (``time.time()``) just before the request left and ``idempotency_key`` the caller's key,
+    so that reconciliation can narrow its search and settle the ledger entry.
     """
+
+    sent_at: float | None = None
+    idempotency_key: str | None = None
 
     def __init__(self, api_id: str, body: Mapping[str, Any], cause: str) -> None:
         self.api_id = api_id

@@ -8,7 +8,9 @@ import enum
 from typing import Any, Final
 
 from ._env import Env, check_env, ws_url
+from .api import AccountAPI, ChartAPI, OrderAPI, QuoteAPI
 from .auth import TokenManager
+from .ledger import OrderLedger
 from .ratelimit import RateLimits
 from .realtime import RealtimeSession
 from .rest import RestSession
@@ -31,6 +33,10 @@ class Kiwoom:
     see :meth:`RateLimits.default_for`); ``None`` turns client-side limiting off.
     ``rate_limits`` sets every layer at once (per key, per TR, orders).
     ``allow_real_orders`` must be True before any order is sent with ``env="real"``.
+    ``order_ledger`` remembers idempotency keys of orders (default: in memory; pass a
+    :class:`~kiwoom_async.ledger.FileLedger` to share them across processes and restarts).
+
+    Typed TR wrappers: ``quote``, ``order``, ``account`` and ``chart``.
     """
 
     def __init__(
@@ -46,15 +52,28 @@ class Kiwoom:
         retry: RetryPolicy | None = None,
         timeout: float = 10.0,
         allow_real_orders: bool = False,
+        order_ledger: OrderLedger | None = None,
     ) -> None:
         self.env: Env = check_env(env)
-        self.allow_real_orders = allow_real_orders
         self.tokens = TokenManager(appkey, secretkey, env=self.env, base_url=base_url)
         limits = rate_limits or RateLimits.default_for(self.env)
         if requests_per_second is not ENV_DEFAULT:
             limits = dataclasses.replace(limits, per_key=requests_per_second)
         self.rest = RestSession(self.tokens, rate_limits=limits, retry=retry, timeout=timeout)
         self.ws_url = _ws_url(self.env, ws_url)
+        self.quote = QuoteAPI(self.rest)
+        self.order = OrderAPI(self.rest, ledger=order_ledger, allow_real_orders=allow_real_orders)
+        self.account = AccountAPI(self.rest)
+        self.chart = ChartAPI(self.rest)
+
+    @property
+    def allow_real_orders(self) -> bool:
+        """Whether orders may be sent with ``env="real"``; the order API reads it per order."""
+        return self.order.allow_real_orders
+
+    @allow_real_orders.setter
+    def allow_real_orders(self, allowed: bool) -> None:
+        self.order.allow_real_orders = allowed
 
     def __repr__(self) -> str:
         return f"<Kiwoom env={self.env!r} base_url={self.rest.base_url!r}>"

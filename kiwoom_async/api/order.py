@@ -1,0 +1,766 @@
+"""Order TRs (주문, /api/dostk/ordr) with the safety rules orders need.
+
+Every order method, before anything is sent:
+
+1. refuses ``env="real"`` unless the client was built with ``allow_real_orders=True``
+   (:class:`~kiwoom_async.errors.RealOrderNotAllowedError`);
+2. checks the fields the way the server does (:class:`~kiwoom_async.errors.InvalidOrderError`,
+   :class:`~kiwoom_async.errors.InvalidStockCodeError`): a plain six-character stock code (the
+   exchange is chosen by ``dmst_stex_tp``, not by a ``_NX``/``_AL`` suffix) or one of the two
+   gold codes; a whole quantity above zero (modify/cancel: zero or more, 0 meaning "all that
+   is left"); a known ``trde_tp``; no price for the price-less types (market 3/13/23,
+   best-price 6/16/26, top-priority 7, after-hours closing price 61/81) and a positive price
+   for every other type; a positive ``cond_price`` for stop-limit 28 and none otherwise;
+   ``dmst_stex_tp`` KRX/NXT/SOR, KRX only on the mock server;
+3. with an ``idempotency_key``, claims the key in the ledger (see :mod:`kiwoom_async.ledger`).
+
+An order is sent at most once. If its answer is lost the call raises
+:class:`~kiwoom_async.errors.OrderStatusUnknownError`; :meth:`OrderAPI.reconcile` looks it up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any, Final, Literal, TypeVar, cast, get_args
+
+import msgspec
+
+from ..auth import KST
+from ..errors import (
+    InvalidOrderError,
+    KiwoomValidationError,
+    OrderStatusUnknownError,
+    RealOrderNotAllowedError,
+)
+from ..ledger import MemoryLedger, OrderAck, OrderLedger
+from ..models._convert import TRRequest
+from ..models.order import (
+    GoldSpotBuyOrderRequest,
+    GoldSpotCancelOrderRequest,
+    GoldSpotModifyOrderRequest,
+    GoldSpotSellOrderRequest,
+    StockBuyOrderRequest,
+    StockCancelOrderRequest,
+    StockModifyOrderRequest,
+    StockSellOrderRequest,
+)
+from ..rest import RestSession
+from ._base import TRGroup, check_stock_code
+from .account import AccountAPI
+
+__all__ = [
+    "GOLD_CODES",
+    "PRICELESS_TRADE_TYPES",
+    "Exchange",
+    "GoldCode",
+    "GoldTradeType",
+    "OrderAPI",
+    "Reconciliation",
+    "StockTradeType",
+]
+
+log = logging.getLogger("kiwoom_async.order")
+
+_T = TypeVar("_T")
+
+StockTradeType = Literal[
+    "0", "3", "5", "81", "61", "62", "6", "7", "10", "13", "16", "20", "23", "26", "28", "29",
+    "30", "31",
+]  # fmt: skip
+"""kt10000/kt10001 ``trde_tp``: 0 limit, 3 market, 5 conditional limit, 81 post-close
+after-hours, 61 pre-open after-hours, 62 after-hours single price, 6 best-price limit,
+7 top-priority limit, 10/13/16 limit/market/best-price IOC, 20/23/26 the same as FOK,
+28 stop limit, 29 mid price, 30/31 mid price IOC/FOK."""
+GoldTradeType = Literal["00", "10", "20"]
+"""kt50000/kt50001 ``trde_tp``: 00 limit, 10 limit IOC, 20 limit FOK."""
+Exchange = Literal["KRX", "NXT", "SOR"]
+GoldCode = Literal["M04020000", "M04020100"]
+GoldCodeFilter = Literal["", "M04020000", "M04020100"]
+
+STOCK_TRADE_TYPES: Final = frozenset(get_args(StockTradeType))
+GOLD_TRADE_TYPES: Final = frozenset(get_args(GoldTradeType))
+PRICELESS_TRADE_TYPES: Final = frozenset({"3", "13", "23", "6", "16", "26", "7", "61", "81"})
+"""Types whose price is set by the market: they must be sent without ``ord_uv``."""
+STOP_LIMIT: Final = "28"
+EXCHANGES: Final = frozenset(get_args(Exchange))
+GOLD_CODES: Final = frozenset(get_args(GoldCode))
+
+_BUY, _SELL = "buy", "sell"
+_SIDE_OF: Final = {"kt10000": _BUY, "kt10001": _SELL, "kt50000": _BUY, "kt50001": _SELL}
+_SideFilter = Literal["0", "1", "2"]
+
+
+def _side_filter(side: str) -> _SideFilter:
+    """The side filter code of ka10075 / ka10076 / kt00007 / kt50031 (0: both sides)."""
+    return "2" if side == _BUY else "1" if side == _SELL else "0"
+
+
+# How many pages of order lists reconciliation reads at most per TR.
+_RECONCILE_PAGES = 20
+
+
+class Reconciliation(msgspec.Struct, frozen=True, kw_only=True):
+    """What :meth:`OrderAPI.reconcile` found for an order whose answer was lost."""
+
+    api_id: str
+    candidates: tuple[str, ...]
+    """Order numbers of every order that matches. More than one means another order with the
+    same fields was placed in the window (by hand, or by another program): the library does
+    not guess."""
+    searched: tuple[str, ...]
+    """The TR ids that were read."""
+    idempotency_key: str | None = None
+
+    @property
+    def found(self) -> bool:
+        """At least one order matches: assume the order was placed."""
+        return bool(self.candidates)
+
+    @property
+    def ambiguous(self) -> bool:
+        return len(self.candidates) > 1
+
+    @property
+    def ord_no(self) -> str | None:
+        """The order number when exactly one order matches."""
+        return self.candidates[0] if len(self.candidates) == 1 else None
+
+
+class OrderAPI(TRGroup):
+    """Order TRs (주문, /api/dostk/ordr). Reach it as ``kw.order``.
+
+    ``allow_real_orders`` must be True before any order is sent with ``env="real"``.
+    ``ledger`` remembers idempotency keys (default: in memory, for this object's life).
+    ``clock_skew`` is how many seconds before the send an order time may read and still
+    match in :meth:`reconcile` (the server's clock and this machine's differ).
+    """
+
+    def __init__(
+        self,
+        rest: RestSession,
+        *,
+        ledger: OrderLedger | None = None,
+        allow_real_orders: bool = False,
+        clock_skew: float = 30.0,
+    ) -> None:
+        super().__init__(rest)
+        self.ledger: OrderLedger = ledger if ledger is not None else MemoryLedger()
+        self.allow_real_orders = allow_real_orders
+        self.clock_skew = clock_skew
+        self._account = AccountAPI(rest)
+
+    # --- stock orders --------------------------------------------------------------------
+
+    async def buy(
+        self,
+        stk_cd: str,
+        *,
+        qty: int,
+        price: int | None,
+        trde_tp: StockTradeType,
+        dmst_stex_tp: Exchange = "KRX",
+        cond_price: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> OrderAck:
+        """kt10000 주식 매수주문: place a cash buy order.
+
+        Args:
+            stk_cd: plain six-character stock code (no ``_NX``/``_AL`` suffix).
+            qty: shares, a whole number above zero.
+            price: limit price in KRW; None for the price-less (market-type) trade types.
+            trde_tp: trade type code (see :data:`StockTradeType`).
+            dmst_stex_tp: exchange, KRX/NXT/SOR (the mock server takes KRX only).
+            cond_price: stop price, for stop-limit ``"28"`` only.
+            idempotency_key: a repeat with the same key and order returns the first ack
+                without sending.
+        """
+        return await self._new_stock_order(
+            StockBuyOrderRequest,
+            stk_cd,
+            qty,
+            price,
+            trde_tp,
+            dmst_stex_tp,
+            cond_price,
+            idempotency_key,
+        )
+
+    async def sell(
+        self,
+        stk_cd: str,
+        *,
+        qty: int,
+        price: int | None,
+        trde_tp: StockTradeType,
+        dmst_stex_tp: Exchange = "KRX",
+        cond_price: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> OrderAck:
+        """kt10001 주식 매도주문: place a cash sell order. Arguments as :meth:`buy`."""
+        return await self._new_stock_order(
+            StockSellOrderRequest,
+            stk_cd,
+            qty,
+            price,
+            trde_tp,
+            dmst_stex_tp,
+            cond_price,
+            idempotency_key,
+        )
+
+    async def modify(
+        self,
+        orig_ord_no: str,
+        stk_cd: str,
+        *,
+        qty: int,
+        price: int,
+        cond_price: int | None = None,
+        dmst_stex_tp: Exchange = "KRX",
+        idempotency_key: str | None = None,
+    ) -> OrderAck:
+        """kt10002 주식 정정주문: change the price (and quantity) of an open order.
+
+        The answer carries a new order number; ``base_orig_ord_no`` is the root order.
+
+        Args:
+            orig_ord_no: the order to modify, as the server numbered it.
+            stk_cd: the order's stock code.
+            qty: shares to move to the new price; 0 moves all that is left.
+            price: the new price in KRW, above zero.
+            cond_price: the new stop price of a stop-limit order.
+        """
+        api_id = StockModifyOrderRequest.api_id
+        self._guard(api_id)
+        fields: dict[str, Any] = {
+            "dmst_stex_tp": self._exchange(api_id, dmst_stex_tp),
+            "orig_ord_no": _order_number(api_id, orig_ord_no),
+            "stk_cd": check_stock_code(api_id, stk_cd, suffix_allowed=False),
+            "mdfy_qty": _quantity(api_id, "mdfy_qty", qty, allow_zero=True),
+            "mdfy_uv": _positive(api_id, "mdfy_uv", price),
+        }
+        if cond_price is not None:
+            fields["mdfy_cond_uv"] = _positive(api_id, "mdfy_cond_uv", cond_price)
+        return await self._place(StockModifyOrderRequest(**fields), idempotency_key)
+
+    async def cancel(
+        self,
+        orig_ord_no: str,
+        stk_cd: str,
+        *,
+        qty: int = 0,
+        dmst_stex_tp: Exchange = "KRX",
+        idempotency_key: str | None = None,
+    ) -> OrderAck:
+        """kt10003 주식 취소주문: cancel an open order.
+
+        Args:
+            orig_ord_no: the order to cancel, as the server numbered it.
+            stk_cd: the order's stock code.
+            qty: shares to cancel; 0 (the default) cancels all that is left.
+        """
+        api_id = StockCancelOrderRequest.api_id
+        self._guard(api_id)
+        request = StockCancelOrderRequest(
+            dmst_stex_tp=self._exchange(api_id, dmst_stex_tp),
+            orig_ord_no=_order_number(api_id, orig_ord_no),
+            stk_cd=check_stock_code(api_id, stk_cd, suffix_allowed=False),
+            cncl_qty=_quantity(api_id, "cncl_qty", qty, allow_zero=True),
+        )
+        return await self._place(request, idempotency_key)
+
+    # --- gold spot orders ----------------------------------------------------------------
+
+    async def gold_buy(
+        self,
+        stk_cd: GoldCode,
+        *,
+        qty: int,
+        price: int,
+        trde_tp: GoldTradeType = "00",
+        idempotency_key: str | None = None,
+    ) -> OrderAck:
+        """kt50000 금현물 매수주문: place a gold spot buy order (always a limit order).
+
+        Args:
+            stk_cd: ``M04020000`` (gold 99.99% 1kg) or ``M04020100`` (mini gold 100g).
+            qty: grams (units of the product), a whole number above zero.
+            price: limit price in KRW, above zero.
+            trde_tp: 00 limit, 10 limit IOC, 20 limit FOK.
+        """
+        return await self._new_gold_order(
+            GoldSpotBuyOrderRequest, stk_cd, qty, price, trde_tp, idempotency_key
+        )
+
+    async def gold_sell(
+        self,
+        stk_cd: GoldCode,
+        *,
+        qty: int,
+        price: int,
+        trde_tp: GoldTradeType = "00",
+        idempotency_key: str | None = None,
+    ) -> OrderAck:
+        """kt50001 금현물 매도주문: place a gold spot sell order. Arguments as
+        :meth:`gold_buy`."""
+        return await self._new_gold_order(
+            GoldSpotSellOrderRequest, stk_cd, qty, price, trde_tp, idempotency_key
+        )
+
+    async def gold_modify(
+        self,
+        orig_ord_no: str,
+        stk_cd: GoldCode,
+        *,
+        qty: int,
+        price: int,
+        idempotency_key: str | None = None,
+    ) -> OrderAck:
+        """kt50002 금현물 정정주문: change the price of an open gold spot order; qty 0 moves
+        all that is left."""
+        api_id = GoldSpotModifyOrderRequest.api_id
+        self._guard(api_id)
+        request = GoldSpotModifyOrderRequest(
+            stk_cd=_gold_code(api_id, stk_cd),
+            orig_ord_no=_order_number(api_id, orig_ord_no),
+            mdfy_qty=_quantity(api_id, "mdfy_qty", qty, allow_zero=True),
+            mdfy_uv=_positive(api_id, "mdfy_uv", price),
+        )
+        return await self._place(request, idempotency_key)
+
+    async def gold_cancel(
+        self,
+        orig_ord_no: str,
+        stk_cd: GoldCode,
+        *,
+        qty: int = 0,
+        idempotency_key: str | None = None,
+    ) -> OrderAck:
+        """kt50003 금현물 취소주문: cancel an open gold spot order; qty 0 (the default)
+        cancels all that is left."""
+        api_id = GoldSpotCancelOrderRequest.api_id
+        self._guard(api_id)
+        request = GoldSpotCancelOrderRequest(
+            orig_ord_no=_order_number(api_id, orig_ord_no),
+            stk_cd=_gold_code(api_id, stk_cd),
+            cncl_qty=_quantity(api_id, "cncl_qty", qty, allow_zero=True),
+        )
+        return await self._place(request, idempotency_key)
+
+    # --- reconciliation ------------------------------------------------------------------
+
+    async def reconcile(
+        self,
+        target: OrderStatusUnknownError | str,
+        *,
+        release_if_missing: bool = False,
+    ) -> Reconciliation:
+        """Find out whether an order whose answer was lost reached the server.
+
+        ``target`` is the :class:`OrderStatusUnknownError` the order raised, or the
+        idempotency key it was sent with (which also covers a process that died mid-send).
+
+        Matching rule: an order matches when its stock code, side, quantity and price equal the
+        request's, it is a new order (modify/cancel: it refers to the same original order and
+        is a modify/cancel of it), its order time is no earlier than the send time minus
+        ``clock_skew`` (when the send time is known), and its number is not already tied to
+        another idempotency key in the ledger. New stock orders are looked up in open orders
+        (ka10075) and filled orders (ka10076), then in the full order history (kt00007) if
+        neither has them; modify/cancel in kt00007; gold orders in kt50031.
+
+        Limits: an identical order placed in the same window by hand or by another program
+        matches too (the result is then ``ambiguous`` and nothing is decided for you);
+        ka10075/ka10076 cover today only; order lists are read up to a bounded number of
+        pages.
+
+        When exactly one order matches and the order had an idempotency key, its ledger
+        entry becomes ``done`` with that order number. When nothing matches the entry is left
+        as it is, unless ``release_if_missing`` frees the key for a new attempt.
+        """
+        key: str | None
+        if isinstance(target, OrderStatusUnknownError):
+            api_id, body = target.api_id, {k: str(v) for k, v in target.body.items()}
+            sent_at, key = target.sent_at, target.idempotency_key
+        elif isinstance(target, str):
+            entry = await self._ledger(self.ledger.get, target)
+            if entry is None:
+                raise KiwoomValidationError(f"no ledger entry for idempotency key {target!r}")
+            if entry.state == "done" and entry.ack is not None:
+                return Reconciliation(
+                    api_id=entry.api_id,
+                    candidates=(entry.ack.ord_no,),
+                    searched=(),
+                    idempotency_key=target,
+                )
+            api_id, body, sent_at, key = entry.api_id, entry.body, entry.sent_at, target
+        else:
+            raise TypeError("reconcile takes an OrderStatusUnknownError or an idempotency key")
+
+        taken = await self._ledger(self.ledger.known_order_numbers)
+        match = _Matcher(api_id, body, self._earliest_time(sent_at), taken)
+        order_date = _kst(sent_at).strftime("%Y%m%d") if sent_at is not None else ""
+        searched: list[str] = []
+        found: list[str] = []
+        if api_id in ("kt10000", "kt10001"):
+            side_filter = _side_filter(match.side)
+            code = body.get("stk_cd", "")
+            searched.append("ka10075")
+            async for page in self._account.open_orders(
+                all_stk_tp="1", trde_tp=side_filter, stk_cd=code, max_pages=_RECONCILE_PAGES
+            ):
+                found += match.rows(
+                    page.oso, time_of=lambda r: r.tm, orig_of=lambda r: r.orig_ord_no
+                )
+            searched.append("ka10076")
+            async for filled in self._account.filled_orders(
+                qry_tp="1", sell_tp=side_filter, stk_cd=code, max_pages=_RECONCILE_PAGES
+            ):
+                found += match.rows(
+                    filled.cntr, time_of=lambda r: r.ord_tm, orig_of=lambda r: r.orig_ord_no
+                )
+        if api_id.startswith("kt1") and not found:
+            searched.append("kt00007")
+            async for history in self._account.order_history(
+                ord_dt=order_date,
+                sell_tp=_side_filter(match.side),
+                stk_cd=body.get("stk_cd", ""),
+                max_pages=_RECONCILE_PAGES,
+            ):
+                found += match.rows(
+                    history.acnt_ord_cntr_prps_dtl,
+                    time_of=lambda r: r.ord_tm,
+                    orig_of=lambda r: r.ori_ord,
+                    action_of=lambda r: r.mdfy_cncl,
+                    price_of=lambda r: r.ord_uv,
+                )
+        if api_id.startswith("kt5"):
+            searched.append("kt50031")
+            gold_code = body.get("stk_cd", "")
+            listed_code = cast(GoldCodeFilter, gold_code if gold_code in GOLD_CODES else "")
+            async for gold in self._account.gold_order_history(
+                ord_dt=order_date,
+                sell_tp=_side_filter(match.side),
+                stk_cd=listed_code,
+                max_pages=_RECONCILE_PAGES,
+            ):
+                found += match.rows(
+                    gold.acnt_ord_cntr_prps_dtl,
+                    time_of=lambda r: r.ord_tm,
+                    orig_of=lambda r: r.ori_ord,
+                    action_of=lambda r: r.mdfy_cncl,
+                    price_of=lambda r: r.ord_uv,
+                )
+
+        result = Reconciliation(
+            api_id=api_id,
+            candidates=tuple(dict.fromkeys(found)),
+            searched=tuple(searched),
+            idempotency_key=key,
+        )
+        if key is not None and await self._ledger(self.ledger.get, key) is not None:
+            if result.ord_no is not None:
+                await self._ledger(self.ledger.resolve, key, result.ord_no)
+            elif not result.found and release_if_missing:
+                await self._ledger(self.ledger.resolve, key, None)
+        if result.ambiguous:
+            log.warning(
+                "%s: %d orders match a lost order; not deciding which: %s",
+                api_id,
+                len(result.candidates),
+                ", ".join(result.candidates),
+            )
+        return result
+
+    # --- the shared path -----------------------------------------------------------------
+
+    def _guard(self, api_id: str) -> None:
+        if self.rest.tokens.env == "real" and not self.allow_real_orders:
+            raise RealOrderNotAllowedError(
+                f"{api_id}: real-money orders are off; build the client with "
+                "allow_real_orders=True to send them. Nothing was sent."
+            )
+
+    def _exchange(self, api_id: str, exchange: object) -> str:
+        if not isinstance(exchange, str) or exchange not in EXCHANGES:
+            raise InvalidOrderError(
+                api_id, "dmst_stex_tp", f"{exchange!r} is not one of KRX, NXT, SOR"
+            )
+        if self.rest.tokens.env == "mock" and exchange != "KRX":
+            raise InvalidOrderError(
+                api_id, "dmst_stex_tp", f"the mock server takes KRX only, not {exchange}"
+            )
+        return exchange
+
+    async def _new_stock_order(
+        self,
+        request_type: type[StockBuyOrderRequest] | type[StockSellOrderRequest],
+        stk_cd: str,
+        qty: int,
+        price: int | None,
+        trde_tp: str,
+        dmst_stex_tp: str,
+        cond_price: int | None,
+        idempotency_key: str | None,
+    ) -> OrderAck:
+        api_id = request_type.api_id
+        self._guard(api_id)
+        code = check_stock_code(api_id, stk_cd, suffix_allowed=False)
+        exchange = self._exchange(api_id, dmst_stex_tp)
+        if not isinstance(trde_tp, str) or trde_tp not in STOCK_TRADE_TYPES:
+            raise InvalidOrderError(
+                api_id,
+                "trde_tp",
+                f"unknown trade type {trde_tp!r}; known: {', '.join(sorted(STOCK_TRADE_TYPES))}",
+            )
+        quantity = _quantity(api_id, "ord_qty", qty, allow_zero=False)
+        if trde_tp in PRICELESS_TRADE_TYPES:
+            if price is not None:
+                raise InvalidOrderError(
+                    api_id,
+                    "ord_uv",
+                    f"trade type {trde_tp} takes its price from the market: pass price=None",
+                )
+            unit_price: int | str = ""
+        else:
+            if price is None:
+                raise InvalidOrderError(api_id, "ord_uv", f"trade type {trde_tp} needs a price")
+            unit_price = _positive(api_id, "ord_uv", price)
+        condition: int | str = ""
+        if trde_tp == STOP_LIMIT:
+            if cond_price is None:
+                raise InvalidOrderError(api_id, "cond_uv", "stop limit (28) needs cond_price")
+            condition = _positive(api_id, "cond_uv", cond_price)
+        elif cond_price is not None:
+            raise InvalidOrderError(
+                api_id, "cond_uv", f"cond_price is for stop limit (28) only, not {trde_tp}"
+            )
+        request = request_type(
+            dmst_stex_tp=exchange,
+            stk_cd=code,
+            ord_qty=quantity,
+            ord_uv=unit_price,
+            trde_tp=trde_tp,
+            cond_uv=condition,
+        )
+        return await self._place(request, idempotency_key)
+
+    async def _new_gold_order(
+        self,
+        request_type: type[GoldSpotBuyOrderRequest] | type[GoldSpotSellOrderRequest],
+        stk_cd: str,
+        qty: int,
+        price: int,
+        trde_tp: str,
+        idempotency_key: str | None,
+    ) -> OrderAck:
+        api_id = request_type.api_id
+        self._guard(api_id)
+        code = _gold_code(api_id, stk_cd)
+        if not isinstance(trde_tp, str) or trde_tp not in GOLD_TRADE_TYPES:
+            raise InvalidOrderError(
+                api_id, "trde_tp", f"unknown trade type {trde_tp!r}; known: 00, 10, 20"
+            )
+        request = request_type(
+            stk_cd=code,
+            ord_qty=_quantity(api_id, "ord_qty", qty, allow_zero=False),
+            ord_uv=_positive(api_id, "ord_uv", price),
+            trde_tp=trde_tp,
+        )
+        return await self._place(request, idempotency_key)
+
+    async def _place(self, request: TRRequest, idempotency_key: str | None) -> OrderAck:
+        api_id = request.api_id
+        body = request.to_body()
+        if idempotency_key is not None:
+            first = await self._claim(idempotency_key, api_id, body)
+            if first is not None:
+                log.info("%s: idempotency key already placed as %s; not sent", api_id, first.ord_no)
+                return first
+        sent_at = time.time()
+        try:
+            response = await self.rest.call(api_id, body)
+        except OrderStatusUnknownError as exc:
+            exc.sent_at = sent_at
+            exc.idempotency_key = idempotency_key
+            if idempotency_key is not None:
+                await self._ledger(self.ledger.mark_unknown, idempotency_key, exc.cause)
+            raise
+        except Exception as exc:
+            # RestSession raises OrderStatusUnknownError whenever the request may have left;
+            # every other error means the server placed nothing.
+            if idempotency_key is not None:
+                await self._ledger(self.ledger.reject, idempotency_key, str(exc))
+            raise
+        except BaseException:
+            # Cancelled mid-send: the request may be on the wire. Record that synchronously,
+            # since this task may not get to await anything more.
+            if idempotency_key is not None:
+                self.ledger.mark_unknown(idempotency_key, "cancelled while the order was sent")
+            raise
+        answer = response.body
+        ack = OrderAck(
+            api_id=api_id,
+            ord_no=_text(answer.get("ord_no")),
+            dmst_stex_tp=_text(answer.get("dmst_stex_tp")),
+            base_orig_ord_no=_text(answer.get("base_orig_ord_no")),
+            return_msg=response.return_msg,
+            raw=answer,
+        )
+        if not ack.ord_no:
+            log.warning("%s: the server accepted the order but sent no ord_no", api_id)
+        if idempotency_key is not None:
+            await self._ledger(self.ledger.finish, idempotency_key, ack)
+        return ack
+
+    async def _claim(self, key: str, api_id: str, body: dict[str, str]) -> OrderAck | None:
+        if not self.ledger.blocking:
+            return self.ledger.begin(key, api_id, body)
+        claim = asyncio.ensure_future(asyncio.to_thread(self.ledger.begin, key, api_id, body))
+        try:
+            return await asyncio.shield(claim)
+        except asyncio.CancelledError:
+            # The worker thread runs on and may still claim the key; nothing will be sent, so
+            # hand the key back once it has, rather than leave it blocked as in flight.
+            claim.add_done_callback(lambda done: self._give_back(key, done))
+            raise
+
+    def _give_back(self, key: str, claim: asyncio.Future[OrderAck | None]) -> None:
+        if not claim.cancelled() and claim.exception() is None and claim.result() is None:
+            self.ledger.reject(key, "cancelled before the order was sent")
+
+    async def _ledger(self, operation: Callable[..., _T], *args: Any) -> _T:
+        if self.ledger.blocking:
+            return await asyncio.to_thread(operation, *args)
+        return operation(*args)
+
+    def _earliest_time(self, sent_at: float | None) -> str:
+        """The earliest HHMMSS (KST) a matching order may carry; empty: no time filter."""
+        if sent_at is None:
+            return ""
+        sent = _kst(sent_at)
+        earliest = _kst(sent_at - self.clock_skew)
+        # Across midnight a clock-time comparison would exclude the order itself.
+        return earliest.strftime("%H%M%S") if earliest.date() == sent.date() else ""
+
+
+# --- field checks -------------------------------------------------------------------------
+
+
+def _quantity(api_id: str, field: str, qty: object, *, allow_zero: bool) -> int:
+    if isinstance(qty, bool) or not isinstance(qty, int):
+        raise InvalidOrderError(api_id, field, f"quantity must be an int, not {qty!r}")
+    if qty < 0 or (qty == 0 and not allow_zero):
+        floor = "zero or more (0: all that is left)" if allow_zero else "above zero"
+        raise InvalidOrderError(api_id, field, f"quantity must be {floor}, not {qty}")
+    return qty
+
+
+def _positive(api_id: str, field: str, price: object) -> int:
+    if isinstance(price, bool) or not isinstance(price, int):
+        raise InvalidOrderError(api_id, field, f"price must be an int in KRW, not {price!r}")
+    if price <= 0:
+        raise InvalidOrderError(api_id, field, f"price must be above zero, not {price}")
+    return price
+
+
+def _order_number(api_id: str, ord_no: object) -> str:
+    if not isinstance(ord_no, str) or not ord_no.isascii() or not ord_no.isdigit():
+        raise InvalidOrderError(api_id, "orig_ord_no", f"{ord_no!r} is not an order number")
+    if len(ord_no) > 7:
+        raise InvalidOrderError(api_id, "orig_ord_no", f"{ord_no!r} is longer than 7 digits")
+    return ord_no
+
+
+def _gold_code(api_id: str, code: object) -> str:
+    if not isinstance(code, str) or code not in GOLD_CODES:
+        raise InvalidOrderError(
+            api_id, "stk_cd", f"{code!r} is not a gold spot code; known: M04020000, M04020100"
+        )
+    return code
+
+
+def _text(value: object) -> str:
+    return "" if value is None else str(value)
+
+
+def _kst(timestamp: float) -> datetime:
+    return datetime.fromtimestamp(timestamp, KST)
+
+
+def _digits(value: str) -> str:
+    return "".join(ch for ch in value if ch.isdigit())
+
+
+def _plain_code(code: str) -> str:
+    """Row codes may carry a market prefix letter (A005930); request codes never do."""
+    return code[1:] if len(code) == 7 and code[0].isalpha() else code
+
+
+class _Matcher:
+    """The matching rule of :meth:`OrderAPI.reconcile` for one lost request."""
+
+    def __init__(self, api_id: str, body: dict[str, str], earliest: str, taken: set[str]) -> None:
+        self.api_id = api_id
+        self.earliest = earliest
+        self.taken = taken
+        self.code = _plain_code(body.get("stk_cd", ""))
+        self.side = _SIDE_OF.get(api_id, "")
+        self.orig = body.get("orig_ord_no", "")
+        if api_id in ("kt10002", "kt50002"):
+            self.action = "정정"
+            self.qty = int(body.get("mdfy_qty") or 0)
+            self.price = int(body.get("mdfy_uv") or 0)
+        elif api_id in ("kt10003", "kt50003"):
+            self.action = "취소"
+            self.qty = int(body.get("cncl_qty") or 0)
+            self.price = -1  # a cancel row repeats the original price, which the body lacks
+        else:
+            self.action = ""
+            self.qty = int(body.get("ord_qty") or 0)
+            self.price = int(body.get("ord_uv") or 0)
+
+    def rows(
+        self,
+        rows: Iterable[_T],
+        *,
+        time_of: Callable[[_T], str],
+        orig_of: Callable[[_T], str],
+        action_of: Callable[[_T], str] | None = None,
+        price_of: Callable[[_T], int | None] | None = None,
+    ) -> list[str]:
+        matches: list[str] = []
+        for row in rows:
+            ord_no: str = getattr(row, "ord_no", "")
+            if not ord_no or ord_no in self.taken:
+                continue
+            if _plain_code(getattr(row, "stk_cd", "")) != self.code:
+                continue
+            io_name: str = getattr(row, "io_tp_nm", "")
+            action = action_of(row) if action_of is not None else ""
+            if self.action:
+                if self.action not in io_name and self.action not in action:
+                    continue
+                if _digits(orig_of(row)).lstrip("0") != self.orig.lstrip("0"):
+                    continue
+            else:
+                if "정정" in io_name or "취소" in io_name or action:
+                    continue
+                if _digits(orig_of(row)).strip("0"):
+                    continue
+                side = _BUY if "매수" in io_name else _SELL if "매도" in io_name else ""
+                if self.side and side != self.side:
+                    continue
+            if self.qty and getattr(row, "ord_qty", None) != self.qty:
+                continue
+            price = price_of(row) if price_of is not None else getattr(row, "ord_pric", None)
+            if self.price >= 0 and (price or 0) != self.price:
+                continue
+            clock = _digits(time_of(row))
+            if self.earliest and len(clock) == 6 and clock < self.earliest:
+                continue
+            matches.append(ord_no)
+        return matches

@@ -1,0 +1,334 @@
+"""The order ledger: what became of each idempotency key, so that an order is never sent twice.
+
+Each key moves through these states:
+
+- ``inflight``: written (durably, for :class:`FileLedger`) *before* the request leaves. A
+  repeat of the key raises :class:`~kiwoom_async.errors.IdempotencyError`.
+- ``done``: the server acknowledged the order; the entry keeps the :class:`OrderAck`. A repeat
+  with the same body returns that ack without sending anything.
+- ``rejected``: the request provably placed nothing (the server refused it, the rate limit
+  refused it, or the connection failed before the request left). A repeat with the same body
+  is sent again: there is nothing to duplicate.
+- ``unknown``: the request may have reached the server but the answer was lost
+  (:class:`~kiwoom_async.errors.OrderStatusUnknownError`, or the caller's task was cancelled
+  mid-send). A repeat raises ``IdempotencyError`` until the entry is resolved, by
+  ``kw.order.reconcile(...)`` or by :meth:`OrderLedger.resolve`.
+- ``released``: the caller resolved an unknown entry as "never placed"; the key may be used
+  again with the same body.
+
+A key is bound to the first body it was used with: the same key with a different body always
+raises ``IdempotencyError``. The body fingerprint is the sha256 of the TR id and the body as
+canonical JSON (sorted keys, no spaces).
+
+The ledger holds order fields, order numbers and server messages; orders carry no account
+number or password, and the ledger never sees the app key, secret key or token.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import msgspec
+
+from .errors import IdempotencyError, KiwoomValidationError
+
+__all__ = [
+    "FileLedger",
+    "LedgerEntry",
+    "LedgerState",
+    "MemoryLedger",
+    "OrderAck",
+    "OrderLedger",
+    "fingerprint",
+]
+
+log = logging.getLogger("kiwoom_async.ledger")
+
+LedgerState = Literal["inflight", "done", "rejected", "unknown", "released"]
+
+
+class OrderAck(msgspec.Struct, frozen=True, kw_only=True):
+    """The server's acknowledgement of an order request (new, modify or cancel)."""
+
+    api_id: str
+    ord_no: str
+    """The order number exactly as the server sent it (leading zeros kept)."""
+    dmst_stex_tp: str = ""
+    """The exchange the server reports (KRX/NXT/SOR); empty for gold and cancel answers."""
+    base_orig_ord_no: str = ""
+    """Modify/cancel: the root order of the chain."""
+    return_msg: str = ""
+    raw: dict[str, Any] = msgspec.field(default_factory=dict)
+    """The answer body as received; empty when the ack was rebuilt by reconciliation."""
+    replayed: bool = False
+    """True when this ack came from the ledger for a repeated idempotency key: nothing was
+    sent this time."""
+    reconciled: bool = False
+    """True when the order number was found by reconciliation, not read from an answer."""
+
+
+class LedgerEntry(msgspec.Struct, frozen=True, kw_only=True):
+    key: str
+    fingerprint: str
+    api_id: str
+    body: dict[str, str]
+    """The order fields as sent: reconciliation of an entry left by a crash reads them."""
+    state: LedgerState
+    sent_at: float
+    """time.time() when the inflight record was written, just before the send."""
+    updated_at: float
+    ack: OrderAck | None = None
+    reason: str = ""
+    """Why the entry is rejected or unknown (the error message)."""
+
+
+def fingerprint(api_id: str, body: Mapping[str, Any]) -> str:
+    canonical = msgspec.json.encode(dict(body), order="sorted")
+    return hashlib.sha256(api_id.encode() + b"\n" + canonical).hexdigest()
+
+
+class OrderLedger:
+    """Base of the ledgers: the state machine lives here, storage in the subclasses.
+
+    ``blocking`` tells the order API to run ledger calls in a worker thread (file I/O and a
+    cross-process lock must not stall the event loop).
+    """
+
+    blocking: ClassVar[bool] = False
+
+    def __init__(self) -> None:
+        self._entries: dict[str, LedgerEntry] = {}
+
+    # --- storage hooks ---------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        raise NotImplementedError
+        yield  # pragma: no cover
+
+    def _write(self, entry: LedgerEntry) -> None:
+        self._entries[entry.key] = entry
+
+    # --- the state machine -----------------------------------------------------------------
+
+    def begin(self, key: str, api_id: str, body: Mapping[str, str]) -> OrderAck | None:
+        """Claim ``key`` for this order. Returns None when the caller must send it (the
+        inflight record is already written), or the first ack when it was already placed.
+        Raises :class:`IdempotencyError` for a different body or an unresolved first use."""
+        if not isinstance(key, str) or not key:
+            raise KiwoomValidationError("idempotency_key must be a non-empty string")
+        digest = fingerprint(api_id, body)
+        with self._transaction():
+            entry = self._entries.get(key)
+            if entry is not None:
+                if entry.fingerprint != digest:
+                    raise IdempotencyError(
+                        f"idempotency key {key!r} was first used for a different order "
+                        f"({entry.api_id}); nothing was sent"
+                    )
+                if entry.state == "done":
+                    assert entry.ack is not None
+                    return msgspec.structs.replace(entry.ack, replayed=True)
+                if entry.state == "inflight":
+                    raise IdempotencyError(
+                        f"idempotency key {key!r}: the first order with this key is still in "
+                        "flight (or its process died mid-send): reconcile it before retrying"
+                    )
+                if entry.state == "unknown":
+                    raise IdempotencyError(
+                        f"idempotency key {key!r}: the first order's state is unknown "
+                        f"({entry.reason}); reconcile it (kw.order.reconcile) or resolve it "
+                        "(ledger.resolve) before retrying"
+                    )
+            now = time.time()
+            self._write(
+                LedgerEntry(
+                    key=key,
+                    fingerprint=digest,
+                    api_id=api_id,
+                    body=dict(body),
+                    state="inflight",
+                    sent_at=now,
+                    updated_at=now,
+                )
+            )
+            return None
+
+    def finish(self, key: str, ack: OrderAck) -> None:
+        """The server acknowledged the order."""
+        self._move(key, "done", ack=ack)
+
+    def reject(self, key: str, reason: str) -> None:
+        """The request placed nothing; the key may be retried with the same body."""
+        self._move(key, "rejected", reason=reason)
+
+    def mark_unknown(self, key: str, reason: str) -> None:
+        """The request may have been placed; the key is blocked until resolved."""
+        self._move(key, "unknown", reason=reason)
+
+    def resolve(self, key: str, ord_no: str | None) -> LedgerEntry:
+        """Settle an inflight or unknown entry by hand: ``ord_no`` is the order number found
+        for it (the entry becomes ``done`` and repeats return that number), or None when the
+        order was never placed (the entry becomes ``released`` and the key may be used again
+        with the same body)."""
+        with self._transaction():
+            entry = self._entries.get(key)
+            if entry is None:
+                raise KeyError(key)
+            if entry.state == "done":
+                return entry
+            if ord_no is None:
+                return self._store(entry, "released", reason="resolved as never placed")
+            ack = OrderAck(
+                api_id=entry.api_id,
+                ord_no=ord_no,
+                dmst_stex_tp=entry.body.get("dmst_stex_tp", ""),
+                reconciled=True,
+            )
+            return self._store(entry, "done", ack=ack, reason="")
+
+    def get(self, key: str) -> LedgerEntry | None:
+        with self._transaction():
+            return self._entries.get(key)
+
+    def entries(self) -> list[LedgerEntry]:
+        """The latest state of every key."""
+        with self._transaction():
+            return list(self._entries.values())
+
+    def known_order_numbers(self) -> set[str]:
+        """Order numbers already tied to a key: reconciliation never hands them to another."""
+        with self._transaction():
+            return {e.ack.ord_no for e in self._entries.values() if e.ack is not None}
+
+    def _move(
+        self, key: str, state: LedgerState, *, ack: OrderAck | None = None, reason: str = ""
+    ) -> None:
+        with self._transaction():
+            entry = self._entries.get(key)
+            if entry is None:
+                log.warning("ledger has no entry for key %r; recording %s anyway", key, state)
+                return
+            self._store(entry, state, ack=ack, reason=reason)
+
+    def _store(
+        self,
+        entry: LedgerEntry,
+        state: LedgerState,
+        *,
+        ack: OrderAck | None = None,
+        reason: str = "",
+    ) -> LedgerEntry:
+        updated = msgspec.structs.replace(
+            entry, state=state, ack=ack, reason=reason, updated_at=time.time()
+        )
+        self._write(updated)
+        return updated
+
+
+class MemoryLedger(OrderLedger):
+    """Keys remembered for the life of the process (the default)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        # Ledger calls from worker threads (a user may share one ledger) must not interleave.
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"<MemoryLedger keys={len(self._entries)}>"
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        with self._lock:
+            yield
+
+
+_encode = msgspec.json.Encoder().encode
+_decode_entry = msgspec.json.Decoder(LedgerEntry).decode
+
+
+class FileLedger(OrderLedger):
+    """Keys kept in an append-only JSON-lines file, shared safely by processes on one machine.
+
+    Every operation takes an exclusive ``fcntl.flock`` on ``<path>.lock``, reads the records
+    other processes appended since, decides, appends its own record and fsyncs it before the
+    lock is released, so the inflight record is on disk before the order leaves. The last
+    record of a key is its state. A torn last line (a writer died mid-write) is skipped.
+    Use one file per account: keys are not scoped by account.
+    """
+
+    blocking: ClassVar[bool] = True
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        super().__init__()
+        self.path = Path(path)
+        self.lock_path = self.path.with_name(self.path.name + ".lock")
+        self._offset = 0
+        self._torn_tail = False
+        self._thread_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"<FileLedger path={str(self.path)!r}>"
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        with self._thread_lock:
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                self._refresh()
+                yield
+            finally:
+                os.close(fd)  # closing the descriptor releases the lock
+
+    def _refresh(self) -> None:
+        try:
+            with open(self.path, "rb") as file:
+                file.seek(self._offset)
+                data = file.read()
+        except FileNotFoundError:
+            return
+        *lines, tail = data.split(b"\n")
+        for line in lines:
+            if not line.strip():
+                continue
+            try:
+                entry = _decode_entry(line)
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                log.warning("%s: skipping an unreadable ledger record", self.path)
+                continue
+            self._entries[entry.key] = entry
+        self._offset += len(data) - len(tail)
+        self._torn_tail = bool(tail)
+
+    def _write(self, entry: LedgerEntry) -> None:
+        created = not self.path.exists()
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            record = _encode(entry) + b"\n"
+            if self._torn_tail:
+                # End the torn line so that it stays one unreadable record, not a prefix of ours.
+                record = b"\n" + record
+            os.write(fd, record)
+            os.fsync(fd)
+            self._offset = os.lseek(fd, 0, os.SEEK_END)
+            self._torn_tail = False
+        finally:
+            os.close(fd)
+        if created:
+            # The new file's directory entry must be durable too, or a crash could lose it.
+            dir_fd = os.open(self.path.parent, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+        super()._write(entry)
