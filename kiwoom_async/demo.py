@@ -18,11 +18,6 @@ __all__ = ["run"]
 CODES = ["005930", "000660", "035420", "051910", "006400"]
 
 
-def _price(raw: object) -> str:
-    text = str(raw)
-    return f"{int(text.lstrip('+-') or 0):>9,}"
-
-
 async def run(*, quick: bool = False) -> None:
     async with (
         Simulator(rate_limit=5, tick_interval=0.05, ping_interval=2.0) as sim,
@@ -40,34 +35,31 @@ async def run(*, quick: bool = False) -> None:
         print(f"token       issued, valid until {kw.tokens.expires_at:%Y-%m-%d %H:%M} KST")
 
         started = time.perf_counter()
-        books = await kw.rest.call_many([("ka10004", {"stk_cd": code}) for code in CODES])
+        books = await asyncio.gather(*(kw.quote.orderbook(code) for code in CODES))
         elapsed = time.perf_counter() - started
         print(f"\norder books of {len(CODES)} stocks, concurrently ({elapsed:.2f} s at 5 req/s)")
         print("  code        best ask   best bid")
         for code, book in zip(CODES, books, strict=True):
-            ask, bid = book.body["sel_fpr_bid"], book.body["buy_fpr_bid"]
-            print(f"  {code}   {_price(ask)}  {_price(bid)}")
+            print(f"  {code}   {book.sel_fpr_bid or 0:>9,}  {book.buy_fpr_bid or 0:>9,}")
 
-        print("\ndaily prices of 005930, every page (ka10086, cont-yn/next-key)")
-        body = {"stk_cd": "005930", "qry_dt": "20241125", "indc_tp": "0"}
-        async for page in kw.rest.paginate("ka10086", body, max_pages=3):
-            rows = page.body.get("daly_stkpc", [])
-            first, last = rows[0]["date"], rows[-1]["date"]
-            more = "more" if page.cont_yn else "last"
-            print(f"  page: {len(rows)} rows {first}..{last}  ({more})")
+        print("\ndaily prices of 005930, page by page (ka10086, cont-yn/next-key headers)")
+        pager = kw.quote.daily_prices("005930", qry_dt="20241125", indc_tp="0", max_pages=3)
+        async for page in pager:
+            closes = ", ".join(f"{row.date} {row.close_pric or 0:,}" for row in page.daly_stkpc)
+            print(f"  {closes}")
+        print(f"  ({pager.pages_fetched} pages; more: {pager.has_more})")
 
         async with kw.realtime() as rt:
             await rt.subscribe([], ["00", "04"], grp_no="1")
             await rt.subscribe(["005930"], ["0B"], grp_no="2")
-            order = {
-                "dmst_stex_tp": "KRX",
-                "stk_cd": "005930",
-                "ord_qty": "10",
-                "ord_uv": "",
-                "trde_tp": "3",
-            }
-            ack = await kw.rest.call("kt10000", order)
-            print(f"\nmarket buy 10 x 005930 -> order number {ack.body['ord_no']}")
+            ack = await kw.order.buy(
+                "005930", qty=10, price=None, trde_tp="3", idempotency_key="demo-1"
+            )
+            again = await kw.order.buy(
+                "005930", qty=10, price=None, trde_tp="3", idempotency_key="demo-1"
+            )
+            print(f"\nmarket buy 10 x 005930 -> order number {ack.ord_no}")
+            print(f"same idempotency key again -> {again.ord_no} (replayed: {again.replayed})")
             ticks = 3 if quick else 10
             fills = 0
             print("realtime events:")
@@ -89,7 +81,8 @@ async def run(*, quick: bool = False) -> None:
                         ticks -= 1
                     if fills and ticks <= 0:
                         break
+        requests = sum(sim.stats.requests_by_api_id.values())
         print(
-            f"\ndone: {sim.stats.token_issues} token, {sum(sim.stats.requests_by_api_id.values())} "
-            f"requests, {sim.stats.rate_limit_rejections} rejected"
+            f"\ndone: {sim.stats.token_issues} token, {requests} requests, "
+            f"{len(sim.orders)} order placed, {sim.stats.rate_limit_rejections} rejected"
         )
