@@ -1,12 +1,17 @@
 """The bounded event queue between the realtime reader and the consumer.
 
-Two lanes. The priority lane carries account events (``00`` fills, ``04`` balance) and
-lifecycle events: it is never trimmed, and if it would exceed its bound the session fails
-loudly rather than lose a fill. The market lane is bounded and follows the overflow policy
-the user picked; every event it does not deliver is counted.
+Three lanes:
 
-The reader never waits on the consumer: a put is synchronous, so a slow consumer can never
-delay a PING echo.
+- account events (``00`` fills, ``04`` balance) are never dropped and are delivered first;
+- lifecycle events (connected, disconnected, resubscribed...) are never dropped and are
+  delivered in arrival order with market data, so no tick from before a drop arrives after the
+  ``Resubscribed`` that tells the consumer to re-snapshot;
+- market data is bounded and follows the overflow policy the user picked; every event it does
+  not deliver is counted.
+
+If the never-dropped lanes together exceed their bound the stream fails loudly rather than
+lose a fill. The reader never waits on the consumer: a put is synchronous, so a slow consumer
+can never delay a PING echo.
 """
 
 from __future__ import annotations
@@ -54,38 +59,45 @@ class EventQueue(Generic[T]):
         self.policy = policy
         self.priority_maxsize = priority_maxsize
         self.stats = QueueStats()
+        self._seq = 0
         self._priority: deque[T] = deque()
-        self._market: deque[T] = deque()
-        self._latest: dict[tuple[str, str], T] = {}
-        self._waiter: asyncio.Future[None] | None = None
+        self._lifecycle: deque[tuple[int, T]] = deque()
+        self._market: deque[tuple[int, T]] = deque()
+        self._latest: dict[tuple[str, str], tuple[int, T]] = {}
+        self._waiters: deque[asyncio.Future[None]] = deque()
         self._failure: BaseException | None = None
 
     def __len__(self) -> int:
-        return len(self._priority) + len(self._market) + len(self._latest)
+        return len(self._priority) + len(self._lifecycle) + len(self._market) + len(self._latest)
 
     def put_priority(self, event: T) -> None:
-        if len(self._priority) >= self.priority_maxsize:
-            error = EventQueueOverflowError(
-                f"{len(self._priority)} account/lifecycle events are waiting for the consumer; "
-                "failing instead of dropping one"
-            )
-            self.fail(error)
-            raise error
+        """An account event: never dropped, delivered before everything else."""
+        self._check_lossless_room()
         self._priority.append(event)
-        self.stats.priority_peak = max(self.stats.priority_peak, len(self._priority))
+        self._note_peak()
+        self._wake()
+
+    def put_lifecycle(self, event: T) -> None:
+        """A lifecycle event: never dropped, delivered in order with market data."""
+        self._check_lossless_room()
+        self._seq += 1
+        self._lifecycle.append((self._seq, event))
+        self._note_peak()
         self._wake()
 
     def put_market(self, event: T, key: tuple[str, str]) -> None:
+        self._seq += 1
         if self.policy == "latest":
             latest = self._latest
-            if key in latest:
-                latest[key] = event
+            queued = latest.get(key)
+            if queued is not None:
+                latest[key] = (queued[0], event)  # keeps its place in line
                 self.stats.replaced += 1
             else:
                 if len(latest) >= self.maxsize:
                     del latest[next(iter(latest))]
                     self.stats.dropped_oldest += 1
-                latest[key] = event
+                latest[key] = (self._seq, event)
         else:
             market = self._market
             if len(market) >= self.maxsize:
@@ -101,7 +113,7 @@ class EventQueue(Generic[T]):
                     )
                     self.fail(error)
                     raise error
-            market.append(event)
+            market.append((self._seq, event))
         self._wake()
 
     def fail(self, error: BaseException) -> None:
@@ -112,25 +124,54 @@ class EventQueue(Generic[T]):
 
     async def get(self) -> T:
         while True:
-            if self._priority:
+            event = self._pop()
+            if event is not None:
                 self.stats.delivered += 1
-                return self._priority.popleft()
-            if self._market:
-                self.stats.delivered += 1
-                return self._market.popleft()
-            if self._latest:
-                key = next(iter(self._latest))
-                self.stats.delivered += 1
-                return self._latest.pop(key)
+                return event[0]
             if self._failure is not None:
                 raise self._failure
-            self._waiter = asyncio.get_running_loop().create_future()
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
             try:
-                await self._waiter
+                await waiter
             finally:
-                self._waiter = None
+                if not waiter.done():
+                    self._waiters.remove(waiter)
+
+    def _pop(self) -> tuple[T] | None:
+        if self._priority:
+            return (self._priority.popleft(),)
+        lifecycle, market, latest = self._lifecycle, self._market, self._latest
+        first: tuple[int, T] | None = lifecycle[0] if lifecycle else None
+        if market and (first is None or market[0][0] < first[0]):
+            return (market.popleft()[1],)
+        if latest:
+            key = next(iter(latest))
+            if first is None or latest[key][0] < first[0]:
+                return (latest.pop(key)[1],)
+        if first is not None:
+            return (lifecycle.popleft()[1],)
+        return None
+
+    def _check_lossless_room(self) -> None:
+        waiting = len(self._priority) + len(self._lifecycle)
+        if waiting >= self.priority_maxsize:
+            error = EventQueueOverflowError(
+                f"{waiting} account/lifecycle events are waiting for the consumer; "
+                "failing instead of dropping one"
+            )
+            self.fail(error)
+            raise error
+
+    def _note_peak(self) -> None:
+        waiting = len(self._priority) + len(self._lifecycle)
+        if waiting > self.stats.priority_peak:
+            self.stats.priority_peak = waiting
 
     def _wake(self) -> None:
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        # Every waiting consumer re-checks; the ones that find nothing wait again.
+        waiters = self._waiters
+        while waiters:
+            waiter = waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)

@@ -43,6 +43,10 @@ class RateLimiter:
         self.rate = rate
         self.burst = burst
         self.window = burst / rate * (1.0 + margin)
+        # A late wake-up may be forgiven up to the margin: the grant is booked at the time it
+        # was due, so event-loop oversleep does not add up grant after grant, while any
+        # ``burst`` grants still span at least ``burst / rate``.
+        self._slack = self.window - burst / rate
         self._clock = clock
         self._sleep = sleep
         self._grants: deque[float] = deque()
@@ -58,15 +62,17 @@ class RateLimiter:
             self._lock = asyncio.Lock()  # created in the loop that uses it, never at import
         async with self._lock:  # FIFO: waiters are served in arrival order
             grants = self._grants
+            due: float | None = None
             while True:
                 now = self._clock()
                 horizon = now - self.window
                 while grants and grants[0] <= horizon:
                     grants.popleft()
                 if len(grants) < self.burst:
-                    grants.append(now)
+                    grants.append(now if due is None else max(due, now - self._slack))
                     return
                 self.waits += 1
+                due = grants[0] + self.window
                 await self._sleep(grants[0] - horizon)
 
 

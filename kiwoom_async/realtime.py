@@ -34,6 +34,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from . import _codes
 from ._env import ws_url
 from ._queue import EventQueue, OverflowPolicy, QueueStats
+from ._secret import Secret
 from .auth import TokenManager
 from .errors import (
     ConnectionClosedError,
@@ -55,6 +56,7 @@ from .models.frames import (
     PingFrame,
     RegFrame,
     RemoveFrame,
+    SalvagedEvents,
     SystemFrame,
     decode_events,
 )
@@ -79,6 +81,9 @@ _ACK_FRAMES = (RegFrame, RemoveFrame, CnsrLstFrame, CnsrReqFrame, CnsrClrFrame)
 
 REGISTRABLE_TYPES = frozenset(EVENT_TYPES) - {"02"}
 """Types REG accepts; ``02`` (condition hits) comes through :meth:`condition_subscribe`."""
+
+_YIELD_EVERY = 64
+"""Frames the reader decodes in a row before it lets the consumer run."""
 
 _LOGIN_FRAME_CAP = 100
 """Frames tolerated before the LOGIN answer (SYSTEM, PING) before giving up on it."""
@@ -283,7 +288,7 @@ class RealtimeSession:
         The answer's ``cont_yn``/``next_key`` fetch the next page."""
         ws = await self._ready_connection(self.ack_timeout)
         frame = frames.encode_cnsrreq(seq, "0", stex_tp, cont_yn, next_key)
-        answer: CnsrReqFrame = await self._request(ws, "CNSRREQ", frame)
+        answer: CnsrReqFrame = await self._request(ws, "CNSRREQ", frame, seq)
         return answer
 
     async def condition_subscribe(self, seq: str, *, stex_tp: str = "K") -> CnsrReqFrame:
@@ -292,14 +297,14 @@ class RealtimeSession:
         ws = await self._ready_connection(self.ack_timeout)
         await self._request(ws, "CNSRLST", frames.encode_cnsrlst())
         frame = frames.encode_cnsrreq(seq, "1", stex_tp)
-        answer: CnsrReqFrame = await self._request(ws, "CNSRREQ", frame)
+        answer: CnsrReqFrame = await self._request(ws, "CNSRREQ", frame, seq)
         self._conditions[seq] = stex_tp
         return answer
 
     async def condition_unsubscribe(self, seq: str) -> None:
         """CNSRCLR (ka10174): stop the realtime condition search ``seq``."""
         ws = await self._ready_connection(self.ack_timeout)
-        await self._request(ws, "CNSRCLR", frames.encode_cnsrclr(seq))
+        await self._request(ws, "CNSRCLR", frames.encode_cnsrclr(seq), seq)
         self._conditions.pop(seq, None)
 
     # --- connection supervisor -----------------------------------------------------------
@@ -331,7 +336,7 @@ class RealtimeSession:
                     return
                 delay = self.backoff.delay(attempt)
                 log.info("reconnecting in %.2f s (attempt %d): %s", delay, attempt, cause)
-                self._queue.put_priority(Reconnecting(attempt, delay, cause))
+                self._queue.put_lifecycle(Reconnecting(attempt, delay, cause))
                 await asyncio.sleep(delay)
         except asyncio.CancelledError:
             raise
@@ -356,19 +361,21 @@ class RealtimeSession:
         ready_since: float | None = None
         cause = "connection closed"
         try:
-            token = await self.tokens.token()
+            # Wrapped so the token never shows in a traceback's locals.
+            token = Secret(await self.tokens.token())
             try:
                 await self._login(ws, token)
             except LoginRefusedError as exc:
-                if exc.detail_code in _codes.TOKEN_CODES or exc.return_code in _codes.TOKEN_CODES:
-                    self.tokens.invalidate(token)
+                outcome = _codes.classify(200, exc.return_code, exc.detail_code)
+                if outcome is _codes.Outcome.TOKEN:
+                    self.tokens.invalidate(token.reveal())
                     log.info("LOGIN refused for the token; retrying with a new one")
                     raise _TokenRefused(exc) from None
                 raise
             self.stats.connections += 1
             self._ws = ws
             ready_since = asyncio.get_running_loop().time()
-            self._queue.put_priority(Connected(self.stats.connections))
+            self._queue.put_lifecycle(Connected(self.stats.connections))
             async with asyncio.TaskGroup() as group:
                 group.create_task(self._resubscribe(ws))
                 group.create_task(self._read(ws))  # runs until the connection ends
@@ -389,12 +396,12 @@ class RealtimeSession:
                 await asyncio.shield(ws.close())
         if ready_since is None:
             return cause, None
-        self._queue.put_priority(Disconnected(cause))
+        self._queue.put_lifecycle(Disconnected(cause))
         stable = asyncio.get_running_loop().time() - ready_since >= self.stability_window
         return cause, stable
 
-    async def _login(self, ws: ClientConnection, token: str) -> None:
-        await ws.send(frames.encode_login(token), text=True)
+    async def _login(self, ws: ClientConnection, token: Secret) -> None:
+        await ws.send(frames.encode_login(token.reveal()), text=True)
         async with asyncio.timeout(self.login_timeout):
             for _ in range(_LOGIN_FRAME_CAP):
                 raw = await ws.recv(decode=False)
@@ -428,14 +435,16 @@ class RealtimeSession:
             (restored if all(ok) else failed).append(grp_no)
         if self._conditions and await self._replay(ws, "CNSRLST", frames.encode_cnsrlst()):
             for seq, stex_tp in list(self._conditions.items()):
-                await self._replay(ws, "CNSRREQ", frames.encode_cnsrreq(seq, "1", stex_tp))
+                await self._replay(ws, "CNSRREQ", frames.encode_cnsrreq(seq, "1", stex_tp), seq)
         if restored or failed:
-            self._queue.put_priority(Resubscribed(tuple(restored), tuple(failed)))
+            self._queue.put_lifecycle(Resubscribed(tuple(restored), tuple(failed)))
         self._ready.set()
 
-    async def _replay(self, ws: ClientConnection, trnm: str, frame: bytes) -> bool:
+    async def _replay(
+        self, ws: ClientConnection, trnm: str, frame: bytes, seq: str | None = None
+    ) -> bool:
         try:
-            await self._request(ws, trnm, frame)
+            await self._request(ws, trnm, frame, seq)
         except (SubscriptionError, ConnectionClosedError) as exc:
             self.stats.resubscribe_failures += 1
             log.error("re-sending %s after reconnect failed: %s", trnm, exc)
@@ -446,16 +455,24 @@ class RealtimeSession:
         stats = self.stats
         queue = self._queue
         recv = ws.recv
+        sleep = asyncio.sleep
         while True:
             raw = await recv(decode=False)
             stats.frames += 1
+            if not stats.frames % _YIELD_EVERY:
+                # recv() does not suspend while frames are buffered; letting the consumer in
+                # now and then keeps the events it reads recent (still in CPU cache).
+                await sleep(0)
             try:
                 frame = decode_events(raw)
             except FrameDecodeError as exc:
                 stats.malformed += 1
                 log.warning("malformed frame skipped (%s)", exc)
                 continue
-            if type(frame) is list:
+            if isinstance(frame, list):
+                if type(frame) is SalvagedEvents:
+                    stats.malformed += frame.skipped
+                    log.warning("REAL frame with %d malformed entries skipped", frame.skipped)
                 stats.events += len(frame)
                 for event in frame:
                     if event.is_account:
@@ -475,14 +492,18 @@ class RealtimeSession:
 
     def _on_system(self, frame: SystemFrame) -> None:
         log.warning("SYSTEM %s: %s", frame.code, frame.message)
-        self._queue.put_priority(SystemMessage(frame.code, frame.message))
+        self._queue.put_lifecycle(SystemMessage(frame.code, frame.message))
         if frame.code == "R10001":
             raise SessionTakenOverError(
                 f"another connection with this app key took over ({frame.code}: {frame.message})"
             )
 
     def _on_ack(self, frame: AckFrame) -> None:
-        waiting = self._pending.get(frame.trnm)
+        waiting = None
+        if isinstance(frame, CnsrReqFrame | CnsrClrFrame):
+            waiting = self._pending.get(_pending_key(frame.trnm, frame.seq))
+        if not waiting:
+            waiting = self._pending.get(frame.trnm)
         if not waiting:
             self.stats.unknown += 1
             return
@@ -519,18 +540,27 @@ class RealtimeSession:
                 raise self._fatal from None
             raise ConnectionClosedError(f"not connected after {timeout} s") from None
 
-    async def _request(self, ws: ClientConnection, trnm: str, frame: bytes) -> Any:
+    async def _request(
+        self, ws: ClientConnection, trnm: str, frame: bytes, seq: str | None = None
+    ) -> Any:
+        """Send ``frame`` and wait for its answer. Answers come in request order per ``trnm``
+        (per condition ``seq`` for condition search, which the server may answer out of
+        order). A request that gave up after sending keeps its place (cancelled), so a late
+        answer is matched to it and not to the next request; one that never got sent leaves."""
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        # Answers come in request order; a request that gave up keeps its place in the queue
-        # (cancelled), so a late answer is matched to it and not to the next request.
-        self._pending.setdefault(trnm, deque()).append(future)
+        waiting = self._pending.setdefault(_pending_key(trnm, seq), deque())
+        waiting.append(future)
         try:
             await self._send(ws, frame)
+        except BaseException as exc:
+            with contextlib.suppress(ValueError):
+                waiting.remove(future)
+            if isinstance(exc, websockets.ConnectionClosed):
+                raise ConnectionClosedError(f"connection closed before {trnm} was sent") from exc
+            raise
+        try:
             async with asyncio.timeout(self.ack_timeout):
                 return await future
-        except websockets.ConnectionClosed as exc:
-            future.cancel()
-            raise ConnectionClosedError(f"connection closed before the {trnm} answer") from exc
         except TimeoutError:
             raise ConnectionClosedError(f"no {trnm} answer within {self.ack_timeout} s") from None
 
@@ -576,6 +606,10 @@ def _check_entry(
     if not isinstance(grp_no, str) or not grp_no or len(grp_no) > 4:
         raise KiwoomValidationError("grp_no is a string of 1 to 4 characters")
     return item_list, type_list
+
+
+def _pending_key(trnm: str, seq: str | None) -> str:
+    return trnm if seq is None else f"{trnm}:{seq.strip()}"
 
 
 def _entries(pairs: Iterable[tuple[str, str]]) -> list[Entry]:

@@ -89,3 +89,34 @@ def test_bad_configuration_is_refused() -> None:
         EventQueue(0, "drop_oldest", priority_maxsize=1)
     with pytest.raises(ValueError):
         EventQueue(1, "block", priority_maxsize=1)  # type: ignore[arg-type]
+
+
+async def test_lifecycle_events_keep_their_place_among_market_data() -> None:
+    queue: EventQueue[tuple[str, str, int]] = EventQueue(10, "drop_oldest", priority_maxsize=10)
+    queue.put_market(tick(1), ("0B", "005930"))
+    queue.put_lifecycle(("disconnected", "", 0))
+    queue.put_market(tick(2), ("0B", "005930"))
+    queue.put_priority(("00", "", 9))  # a fill still goes first
+    assert await drain(queue) == [("00", "", 9), tick(1), ("disconnected", "", 0), tick(2)]
+
+
+async def test_latest_policy_keeps_the_place_of_the_first_event_of_a_key() -> None:
+    queue: EventQueue[tuple[str, str, int]] = EventQueue(10, "latest", priority_maxsize=10)
+    queue.put_market(tick(1, "A"), ("0B", "A"))
+    queue.put_lifecycle(("resubscribed", "", 0))
+    queue.put_market(tick(2, "A"), ("0B", "A"))  # replaces 1, ahead of the lifecycle event
+    assert await drain(queue) == [tick(2, "A"), ("resubscribed", "", 0)]
+
+
+async def test_every_waiting_consumer_is_woken_and_sees_the_end() -> None:
+    queue: EventQueue[tuple[str, str, int]] = EventQueue(5, "drop_oldest", priority_maxsize=5)
+    first = asyncio.ensure_future(queue.get())
+    second = asyncio.ensure_future(queue.get())
+    await asyncio.sleep(0)
+    queue.put_market(tick(1), ("0B", "005930"))
+    await asyncio.sleep(0)
+    queue.fail(EventQueueOverflowError("end"))
+    done, _ = await asyncio.wait({first, second}, timeout=1)
+    assert done == {first, second}
+    results = {f.result()[2] if not f.exception() else "error" for f in (first, second)}
+    assert results == {1, "error"}

@@ -27,6 +27,7 @@ from kiwoom_async.models.frames import (
     RealFrame,
     RegFrame,
     RemoveFrame,
+    SalvagedEvents,
     SystemFrame,
     UnknownFrame,
     decode_events,
@@ -572,10 +573,6 @@ MALFORMED = [
     b'{"trnm":5}',
     b'{"trnm":null}',
     b'{"trnm":"REAL","data":{}}',
-    b'{"trnm":"REAL","data":[{"name":"x","values":{}}]}',
-    b'{"trnm":"REAL","data":[{"type":"0B","values":{"10":20800}}]}',
-    b'{"trnm":"REAL","data":[{"type":"0B","values":["10"]}]}',
-    b'{"trnm":"REAL","data":[{"type":7,"values":{}}]}',
     b'{"trnm":"LOGIN","return_code":0,"return_msg":5}',
     b'{"trnm":"LOGIN","return_code":[0]}',
     b'{"trnm":"SYSTEM","code":10001}',
@@ -583,10 +580,7 @@ MALFORMED = [
     b'{"trnm":"CNSRREQ","data":[{"9001":5}]}',
     "\ud800",
     b'{"trnm":"\xff"}',
-    b'{"data":[{"values":{"10":20800},"type":"0B"}],"trnm":"REAL"}',
     b'{"data":[{"values":{},"type":"0B"}],"trnm":7}',
-    b'{"trnm":"REAL","data":[{"type":"0B","values":{"10":null}}]}',
-    b'{"trnm":"REAL","data":[{"type":"0B","name":1,"values":{}}]}',
     b'{"trnm":"REAL","data":[{"type":"0B","values":{}}',
 ]
 
@@ -815,3 +809,41 @@ def test_events_are_msgspec_structs() -> None:
     event = decode_one(example_frame("0B"))
     assert isinstance(event, msgspec.Struct)
     assert msgspec.json.decode(msgspec.json.encode(event), type=StockTrade) == event
+
+
+@pytest.mark.parametrize(
+    ("raw", "kept", "skipped"),
+    [
+        (b'{"trnm":"REAL","data":[{"name":"x","values":{}}]}', 0, 1),
+        (b'{"trnm":"REAL","data":[{"type":"0B","values":["10"]}]}', 0, 1),
+        (b'{"trnm":"REAL","data":[{"type":7,"values":{}}]}', 0, 1),
+        (b'{"trnm":"REAL","data":[{"type":"0B","name":1,"values":{}}]}', 0, 1),
+        (b'{"trnm":"REAL","data":[{"type":"0B","values":{"10":20800}}]}', 1, 0),
+        (b'{"data":[{"values":{"10":20800},"type":"0B"}],"trnm":"REAL"}', 1, 0),
+        (b'{"trnm":"REAL","data":[{"type":"0B","values":{"10":null}}]}', 1, 0),
+    ],
+)
+def test_a_real_frame_with_bad_entries_keeps_the_readable_ones(
+    raw: bytes, kept: int, skipped: int
+) -> None:
+    events = decode_events(raw)
+    assert isinstance(events, SalvagedEvents)
+    assert (len(events), events.skipped) == (kept, skipped)
+
+
+def test_a_fill_next_to_a_malformed_tick_is_kept() -> None:
+    raw = (
+        b'{"trnm":"REAL","data":['
+        b'{"type":"00","name":"","item":"005930","values":{"9203":"0000012","910":"60700","911":"1"}},'
+        b'{"type":"0B","item":"005930","values":{"10":null,"15":5}},'
+        b'{"type":"0B","item":"005930","values":"broken"}]}'
+    )
+    events = decode_events(raw)
+    assert isinstance(events, SalvagedEvents) and events.skipped == 1
+    fill, tick = events
+    assert isinstance(fill, OrderFill) and (fill.order_no, fill.fill_price, fill.fill_qty) == (
+        12,
+        60700,
+        1,
+    )
+    assert isinstance(tick, StockTrade) and tick.values == {"10": "", "15": "5"}

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, ClassVar, TypeAlias
+from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias
 
 import msgspec
 
@@ -60,6 +60,7 @@ __all__ = [
     "RealItem",
     "RegFrame",
     "RemoveFrame",
+    "SalvagedEvents",
     "SystemFrame",
     "UnknownFrame",
     "decode_events",
@@ -363,7 +364,9 @@ def decode_frame(data: bytes | str) -> Frame:
     return result
 
 
-def _decode_other(data: bytes | str, error: msgspec.ValidationError) -> ControlFrame:
+def _decode_other(
+    data: bytes | str, error: msgspec.ValidationError
+) -> ControlFrame | SalvagedEvents:
     """The envelope did not fit: a control frame with a ``data`` shape of its own, an
     unknown ``trnm``, or a malformed frame."""
     try:
@@ -371,8 +374,57 @@ def _decode_other(data: bytes | str, error: msgspec.ValidationError) -> ControlF
     except msgspec.DecodeError as exc:
         raise FrameDecodeError(str(exc), data) from None
     if trnm == "REAL":
-        raise FrameDecodeError(str(error), data)
+        return _salvage(data, error)
     return _decode_control(data, trnm)
+
+
+class SalvagedEvents(list[RealtimeEvent]):
+    """The events of a REAL frame some entries of which were malformed: those are left out
+    and counted in ``skipped``, the others (a fill among them) are kept."""
+
+    skipped: int = 0
+
+
+class _LooseItem(msgspec.Struct, gc=False):
+    type: str
+    name: str | None = ""
+    item: str | None = ""
+    values: dict[str, Any] | None = None
+
+
+class _LooseReal(msgspec.Struct, gc=False):
+    data: list[msgspec.Raw] | None = None
+
+
+_LOOSE_REAL_DECODER = msgspec.json.Decoder(_LooseReal)
+_LOOSE_ITEM_DECODER = msgspec.json.Decoder(_LooseItem)
+
+
+def _salvage(data: bytes | str, error: msgspec.ValidationError) -> SalvagedEvents:
+    """A REAL frame that did not fit: keep every entry that can be read, one by one; values
+    that are numbers or null become the strings the server should have sent."""
+    try:
+        frame = _LOOSE_REAL_DECODER.decode(data)
+    except msgspec.DecodeError:
+        raise FrameDecodeError(str(error), data) from None
+    out = SalvagedEvents()
+    get = EVENT_TYPES.get
+    for raw_item in frame.data or ():
+        try:
+            item = _LOOSE_ITEM_DECODER.decode(raw_item)
+        except msgspec.DecodeError:
+            out.skipped += 1
+            continue
+        values = {
+            fid: value if isinstance(value, str) else "" if value is None else str(value)
+            for fid, value in (item.values or {}).items()
+        }
+        name, code = item.name or "", item.item or ""
+        cls = get(item.type)
+        out.append(
+            RawEvent(name, code, values, item.type) if cls is None else cls(name, code, values)
+        )
+    return out
 
 
 def _decode_control(data: bytes | str, trnm: str) -> ControlFrame:
