@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import threading
 import time
@@ -37,6 +38,8 @@ log = logging.getLogger("kiwoom_async.auth")
 KST = timezone(timedelta(hours=9), "KST")
 _JSON_HEADERS = {"Content-Type": "application/json;charset=UTF-8"}
 _FALLBACK_LIFETIME = 3600.0
+_REFRESH_RETRY_DELAY = 30.0
+"""After a failed refresh of a still-valid token, seconds before the next attempt."""
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder().decode
 
@@ -82,6 +85,7 @@ class TokenManager:
         self._current: _Token | None = None
         self._inflight: dict[asyncio.AbstractEventLoop, asyncio.Task[_Token]] = {}
         self._guard = threading.Lock()
+        self._closed = False
         self.issued = 0
         """How many tokens this manager has obtained (for monitoring and tests)."""
 
@@ -104,6 +108,8 @@ class TokenManager:
         current = self._current
         if current is not None and self._clock() < current.refresh_at:
             return current.value
+        if self._closed:
+            raise KiwoomError("this TokenManager is closed")
         return (await self._refresh()).value
 
     def invalidate(self, token: str) -> None:
@@ -118,16 +124,14 @@ class TokenManager:
         current, self._current = self._current, None
         if current is None:
             return
-        body = {
-            "appkey": self._appkey.reveal(),
-            "secretkey": self._secretkey.reveal(),
-            "token": current.value,
-        }
-        await self._post(TOKEN_REVOKE.api_id, TOKEN_REVOKE.path, body)
+        payload = self._sealed(token=current.value)
+        await self._post(TOKEN_REVOKE.api_id, TOKEN_REVOKE.path, payload)
         log.debug("token revoked")
 
     async def aclose(self) -> None:
-        """Cancel any token request in flight and revoke the token, best effort."""
+        """Cancel any token request in flight and revoke the token, best effort. No token is
+        issued after this."""
+        self._closed = True
         with self._guard:
             tasks = list(self._inflight.values())
         for task in tasks:
@@ -164,18 +168,18 @@ class TokenManager:
             self._inflight.pop(loop, None)
 
     async def _issue(self, previous: _Token | None) -> _Token:
-        body = {
-            "grant_type": "client_credentials",
-            "appkey": self._appkey.reveal(),
-            "secretkey": self._secretkey.reveal(),
-        }
+        payload = self._sealed(grant_type="client_credentials")
         try:
-            answer = await self._post_with_retries(TOKEN_ISSUE.api_id, TOKEN_ISSUE.path, body)
+            answer = await self._post_with_retries(TOKEN_ISSUE.api_id, TOKEN_ISSUE.path, payload)
         except KiwoomError:
-            # A token that is due but not yet expired still works: keep serving it.
-            if previous is not None and self._clock() < previous.expires_at:
+            # A token that is due but not yet expired still works: keep serving it, and try
+            # the refresh again later rather than on every call.
+            now = self._clock()
+            if previous is not None and now < previous.expires_at:
                 log.warning("token refresh failed; the current token is used until it expires")
-                return previous
+                retry_at = min(previous.expires_at, now + _REFRESH_RETRY_DELAY)
+                self._current = dataclasses.replace(previous, refresh_at=retry_at)
+                return self._current
             raise
         value = answer.get("token")
         if not isinstance(value, str) or not value:
@@ -205,25 +209,29 @@ class TokenManager:
         log.warning("token answer has no expiry; assuming %.0f s", _FALLBACK_LIFETIME)
         return now + _FALLBACK_LIFETIME
 
-    async def _post_with_retries(
-        self, api_id: str, path: str, body: dict[str, str]
-    ) -> dict[str, Any]:
+    def _sealed(self, **fields: str) -> Secret:
+        """The JSON body of a token request, sealed: it holds the keys, so it must never
+        sit in a traceback's locals as plain text."""
+        body = {"appkey": self._appkey.reveal(), "secretkey": self._secretkey.reveal(), **fields}
+        return Secret(_encode(body).decode())
+
+    async def _post_with_retries(self, api_id: str, path: str, payload: Secret) -> dict[str, Any]:
         """Issuing a token is idempotent: transient faults are retried, refusals are not."""
         for attempt in range(1, self.issue_retries + 1):
             try:
-                return await self._post(api_id, path, body)
+                return await self._post(api_id, path, payload)
             except TransportError as exc:
                 delay = 0.1 * 2**attempt
                 log.info("%s: %s; retry %d in %.1f s", api_id, exc, attempt, delay)
                 await asyncio.sleep(delay)
-        return await self._post(api_id, path, body)
+        return await self._post(api_id, path, payload)
 
-    async def _post(self, api_id: str, path: str, body: dict[str, str]) -> dict[str, Any]:
+    async def _post(self, api_id: str, path: str, payload: Secret) -> dict[str, Any]:
         headers = {**_JSON_HEADERS, "api-id": api_id}
         try:
             async with (
                 aiohttp.ClientSession(timeout=self._timeout) as session,
-                session.post(self.base_url + path, data=_encode(body), headers=headers) as resp,
+                session.post(self.base_url + path, data=payload.reveal(), headers=headers) as resp,
             ):
                 status = resp.status
                 raw = await resp.read()

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import weakref
 from typing import Any, Final
 
-from ._env import Env, check_env, ws_url
+from ._env import Env, check_env, ws_url, ws_url_for
 from .api import AccountAPI, ChartAPI, OrderAPI, QuoteAPI
 from .auth import TokenManager
 from .ledger import OrderLedger
@@ -59,8 +60,19 @@ class Kiwoom:
         limits = rate_limits or RateLimits.default_for(self.env)
         if requests_per_second is not ENV_DEFAULT:
             limits = dataclasses.replace(limits, per_key=requests_per_second)
-        self.rest = RestSession(self.tokens, rate_limits=limits, retry=retry, timeout=timeout)
+        self.rest = RestSession(
+            self.tokens,
+            rate_limits=limits,
+            retry=retry,
+            timeout=timeout,
+            allow_real_orders=allow_real_orders,
+        )
+        # A REST host given without a WebSocket URL must not send its token to Kiwoom's own
+        # WebSocket host: the WebSocket is assumed on the same host and port.
+        if ws_url is None and base_url is not None:
+            ws_url = ws_url_for(base_url)
         self.ws_url = _ws_url(self.env, ws_url)
+        self._realtime: weakref.WeakSet[RealtimeSession] = weakref.WeakSet()
         self.quote = QuoteAPI(self.rest)
         self.order = OrderAPI(self.rest, ledger=order_ledger, allow_real_orders=allow_real_orders)
         self.account = AccountAPI(self.rest)
@@ -69,11 +81,11 @@ class Kiwoom:
     @property
     def allow_real_orders(self) -> bool:
         """Whether orders may be sent with ``env="real"``; the order API reads it per order."""
-        return self.order.allow_real_orders
+        return self.rest.allow_real_orders
 
     @allow_real_orders.setter
     def allow_real_orders(self, allowed: bool) -> None:
-        self.order.allow_real_orders = allowed
+        self.rest.allow_real_orders = allowed
 
     def __repr__(self) -> str:
         return f"<Kiwoom env={self.env!r} base_url={self.rest.base_url!r}>"
@@ -88,11 +100,16 @@ class Kiwoom:
     def realtime(self, **options: Any) -> RealtimeSession:
         """A realtime session sharing this client's TokenManager (use it with ``async with``).
         ``options`` go to :class:`RealtimeSession` (queue size, overflow policy, backoff...)."""
-        return RealtimeSession(self.tokens, url=self.ws_url, **options)
+        session = RealtimeSession(self.tokens, url=self.ws_url, **options)
+        self._realtime.add(session)
+        return session
 
     async def aclose(self) -> None:
-        """Close the connection pool, then revoke the token. Idempotent."""
+        """Close the realtime sessions opened here and the connection pool, then revoke the
+        token. Idempotent."""
         try:
+            for session in list(self._realtime):
+                await session.aclose()
             await self.rest.aclose()
         finally:
             await self.tokens.aclose()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Generator, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, overload
 
@@ -19,6 +19,7 @@ from yarl import URL
 
 from . import _codes
 from ._env import rest_base_url
+from ._secret import Secret
 from .auth import TokenManager
 from .errors import (
     APIError,
@@ -29,6 +30,7 @@ from .errors import (
     OrderRejectedError,
     OrderStatusUnknownError,
     RateLimitError,
+    RealOrderNotAllowedError,
     TransportError,
 )
 from .ratelimit import RateLimiter, RateLimits
@@ -96,8 +98,11 @@ class RestSession:
         connect_timeout: float = 3.0,
         connection_limit: int = 100,
         http_session: aiohttp.ClientSession | None = None,
+        allow_real_orders: bool = False,
     ) -> None:
         self.tokens = token_manager
+        self.allow_real_orders = allow_real_orders
+        """Order TRs on env="real" are refused locally unless this is True."""
         self.base_url = rest_base_url(token_manager.env, base_url or token_manager.base_url)
         self.rate_limits = rate_limits or RateLimits.default_for(token_manager.env)
         self.retry = retry or RetryPolicy()
@@ -152,13 +157,17 @@ class RestSession:
         cont_yn: bool | str = False,
         next_key: str = "",
         timeout: float | None = None,
+        on_send: Callable[[], None] | None = None,
     ) -> Response:
         """Call any TR by id. Raises before sending on an unknown id or a body that is not a
         JSON object; raises :class:`~kiwoom_async.errors.APIError` and its family on a
-        non-zero ``return_code``."""
+        non-zero ``return_code``. ``on_send`` is called just before a request may leave the
+        machine (the order ledger uses it to tell "never sent" from "maybe sent")."""
         prepared = self._prepare(api_id, body)
         more = cont_yn is True or (isinstance(cont_yn, str) and cont_yn.upper() == "Y")
-        return await self._execute(prepared, more, next_key, timeout)
+        if prepared.spec.is_order and (more or next_key):
+            raise KiwoomValidationError(f"{api_id} is an order: it has no next page to ask for")
+        return await self._execute(prepared, more, next_key, timeout, on_send)
 
     def paginate(
         self,
@@ -174,6 +183,9 @@ class RestSession:
         the list. Start from a saved ``next_key`` to resume an earlier walk.
         """
         prepared = self._prepare(api_id, body)
+        if prepared.spec.is_order:
+            # Each page repeats the request: for an order that would place it again.
+            raise KiwoomValidationError(f"{api_id} is an order: orders are never paginated")
         if max_pages is not None and max_pages < 1:
             raise KiwoomValidationError("max_pages must be at least 1")
         return Pager(self, prepared, max_pages, next_key)
@@ -206,19 +218,22 @@ class RestSession:
         """Run many ``(api_id, body)`` calls at most ``concurrency`` at a time; results come
         back in input order. Every input is checked before the first request is sent. With
         ``return_exceptions=False`` the first error cancels the calls still running and is
+        raised. A batch holding an order never cancels a call in flight (that would leave
+        an order in an unknown state): every call runs to its end, then the first error is
         raised."""
         if concurrency < 1:
             raise KiwoomValidationError("concurrency must be at least 1")
         prepared = [self._prepare(api_id, body) for api_id, body in calls]
         results: list[Response | Exception | None] = [None] * len(prepared)
         gate = asyncio.Semaphore(concurrency)
+        collect = return_exceptions or any(item.spec.is_order for item in prepared)
 
         async def run(index: int, item: _Prepared) -> None:
             async with gate:
                 try:
                     results[index] = await self._execute(item, False, "", None)
                 except Exception as exc:
-                    if not return_exceptions:
+                    if not collect:
                         raise
                     results[index] = exc
 
@@ -228,6 +243,10 @@ class RestSession:
                     group.create_task(run(index, item))
         except ExceptionGroup as failed:
             raise failed.exceptions[0] from None
+        if not return_exceptions:
+            for result in results:
+                if isinstance(result, Exception):
+                    raise result
         return results  # type: ignore[return-value]
 
     # --- the engine --------------------------------------------------------------------
@@ -236,6 +255,11 @@ class RestSession:
         spec = lookup(api_id)
         if spec.category == "auth":
             raise KiwoomValidationError(f"{api_id} is a token TR: use TokenManager")
+        if spec.is_order and self.tokens.env == "real" and not self.allow_real_orders:
+            raise RealOrderNotAllowedError(
+                f"{api_id}: real-money orders are off; build the client with "
+                "allow_real_orders=True to send them. Nothing was sent."
+            )
         if body is None:
             body = {}
         elif not isinstance(body, Mapping):
@@ -266,7 +290,12 @@ class RestSession:
             await limiter.acquire()
 
     async def _execute(
-        self, prepared: _Prepared, cont_yn: bool, next_key: str, timeout: float | None
+        self,
+        prepared: _Prepared,
+        cont_yn: bool,
+        next_key: str,
+        timeout: float | None,
+        on_send: Callable[[], None] | None = None,
     ) -> Response:
         spec = prepared.spec
         api_id = spec.api_id
@@ -278,24 +307,21 @@ class RestSession:
         token_replayed = False
         while True:
             retries_taken = transient_retries + rate_limit_retries + token_replayed
+            # The token comes first: a slow token request must not bank budget grants that
+            # would then all go out at once. Wrapped, it never shows in a traceback's locals.
+            token = Secret(await self.tokens.token())
             await self._acquire(spec)
-            token = await self.tokens.token()
-            headers = {
-                "api-id": api_id,
-                "authorization": "Bearer " + token,
-                "Content-Type": _CONTENT_TYPE,
-                "cont-yn": "Y" if cont_yn else "N",
-                "next-key": next_key,
-            }
             fault: _Fault | None = None
             status = 0
             raw = b""
             resp_headers: Mapping[str, str] = {}
+            if on_send is not None:
+                on_send()
             try:
                 async with http.post(
                     prepared.url,
                     data=prepared.payload,
-                    headers=headers,
+                    headers=_headers(api_id, token, cont_yn, next_key),
                     timeout=per_call_timeout or self._timeout,
                 ) as resp:
                     status = resp.status
@@ -303,6 +329,8 @@ class RestSession:
                     raw = await resp.read()
             except aiohttp.ClientConnectorError as exc:
                 fault = _Fault(f"cannot connect ({exc.os_error.__class__.__name__})", False)
+            except aiohttp.ConnectionTimeoutError:
+                fault = _Fault("timed out connecting", False, timed_out=True)
             except TimeoutError:
                 fault = _Fault("timed out", True, timed_out=True)
             except (aiohttp.ClientError, OSError) as exc:
@@ -366,7 +394,7 @@ class RestSession:
                     retries_taken,
                 )
             if outcome is _Outcome.TOKEN:
-                self.tokens.invalidate(token)
+                self.tokens.invalidate(token.reveal())
                 if not token_replayed:
                     token_replayed = True
                     log.info("%s: token refused (%s); replaying once with a new one", api_id, code)
@@ -408,6 +436,16 @@ class RestSession:
                 http_status=status,
                 retries_taken=retries_taken,
             )
+
+
+def _headers(api_id: str, token: Secret, cont_yn: bool, next_key: str) -> dict[str, str]:
+    return {
+        "api-id": api_id,
+        "authorization": "Bearer " + token.reveal(),
+        "Content-Type": _CONTENT_TYPE,
+        "cont-yn": "Y" if cont_yn else "N",
+        "next-key": next_key,
+    }
 
 
 @dataclass

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from aioresponses import CallbackResult, aioresponses
 
-from kiwoom_async import AuthError, TokenManager, TransportError
+from kiwoom_async import AuthError, KiwoomError, TokenManager, TransportError
 from kiwoom_async.auth import KST, parse_expires_dt
 
 BASE = "https://mockapi.kiwoom.com"
@@ -188,7 +188,7 @@ async def test_close_revokes_the_token_with_the_raw_token() -> None:
             token = await tm.token()
             assert token not in repr(tm)
     assert len(revoked) == 1
-    assert b'"token":"token-1"' in revoked[0]
+    assert '"token":"token-1"' in str(revoked[0])
     assert tm.expires_at is None
 
 
@@ -210,3 +210,27 @@ def test_one_manager_serves_several_event_loops_and_threads() -> None:
         worker.start()
         worker.join()
     assert results == ["token-1", "token-2", "token-3"]
+
+
+async def test_after_a_failed_refresh_calls_are_not_slowed_by_new_attempts() -> None:
+    clock = FakeClock(1_800_000_000.0)
+    server = TokenServer(clock, lifetime=3600)
+    tm = TokenManager(APPKEY, SECRETKEY, clock=clock, refresh_margin=600, issue_retries=0)
+    with aioresponses() as mocked:
+        mocked.post(TOKEN_URL, callback=server.handle)
+        mocked.post(TOKEN_URL, status=500, body="down")
+        mocked.post(TOKEN_URL, callback=server.handle)
+        await tm.token()
+        clock.now += 3300  # due for refresh; the refresh fails
+        assert [await tm.token() for _ in range(5)] == ["token-1"] * 5
+        assert server.issued == 1
+        assert len(next(iter(mocked.requests.values()))) == 2  # one failed try, not five
+        clock.now += 31
+        assert await tm.token() == "token-2"
+
+
+async def test_a_closed_manager_issues_no_token() -> None:
+    tm = TokenManager(APPKEY, SECRETKEY)
+    await tm.aclose()
+    with pytest.raises(KiwoomError):
+        await tm.token()

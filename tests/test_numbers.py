@@ -55,6 +55,7 @@ def test_index_values_are_scaled_and_codes_lose_their_market_prefix() -> None:
     assert index_x100("") is None
     assert stock_code("A005930") == "005930"
     assert stock_code("005930") == "005930"
+    assert stock_code("A0009K0") == "0009K0"
     assert stock_code("ABCDEFG") == "ABCDEFG"
 
 

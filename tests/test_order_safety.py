@@ -260,8 +260,9 @@ async def test_a_repeat_after_a_lost_answer_raises_until_reconciled(sim: Simulat
 
 
 async def test_a_cancelled_send_leaves_the_key_unknown(sim: Simulator) -> None:
-    sim.config.latency = seconds(0.3)
     async with client(sim) as kw:
+        await kw.tokens.token()  # so the cancel lands while the order is on the wire
+        sim.config.latency = seconds(0.3)
         task = asyncio.create_task(
             kw.order.buy("005930", qty=1, price=None, trde_tp="3", idempotency_key="a")
         )
@@ -273,6 +274,23 @@ async def test_a_cancelled_send_leaves_the_key_unknown(sim: Simulator) -> None:
         assert entry is not None and entry.state == "unknown"
         with pytest.raises(IdempotencyError):
             await kw.order.buy("005930", qty=1, price=None, trde_tp="3", idempotency_key="a")
+
+
+async def test_a_cancel_before_the_send_frees_the_key(sim: Simulator) -> None:
+    sim.config.latency = seconds(0.3)  # the token request is slow: the order waits for it
+    async with client(sim) as kw:
+        task = asyncio.create_task(
+            kw.order.buy("005930", qty=1, price=None, trde_tp="3", idempotency_key="b")
+        )
+        await asyncio.sleep(seconds(0.1))
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        entry = kw.order.ledger.get("b")
+        assert entry is not None and entry.state == "rejected"
+        sim.config.latency = 0
+        ack = await kw.order.buy("005930", qty=1, price=None, trde_tp="3", idempotency_key="b")
+    assert [o.ord_no for o in sim.orders] == [ack.ord_no]
 
 
 async def test_a_rejected_order_may_be_retried_with_the_same_key(sim: Simulator) -> None:

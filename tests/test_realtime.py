@@ -494,3 +494,22 @@ async def test_a_token_server_outage_is_retried_like_a_network_fault() -> None:
         await rt.wait_ready()
     assert "no token" in reconnecting.cause
     assert rt.stats.connections == 1
+
+
+async def test_a_client_pointed_at_another_host_never_uses_kiwoom_websocket_host() -> None:
+    kw = Kiwoom("k", "s", base_url="http://127.0.0.1:8123")
+    assert kw.ws_url == "ws://127.0.0.1:8123/api/dostk/websocket"
+    assert Kiwoom("k", "s", base_url="https://proxy.example").ws_url.startswith("wss://proxy.")
+    assert Kiwoom("k", "s").ws_url == "wss://mockapi.kiwoom.com:10000/api/dostk/websocket"
+
+
+async def test_closing_the_client_closes_its_realtime_sessions(sim: Simulator) -> None:
+    kw = Kiwoom(APPKEY, SECRETKEY, base_url=sim.base_url, requests_per_second=None)
+    rt = kw.realtime()
+    await rt.start()
+    await rt.wait_ready()
+    await kw.aclose()
+    assert not rt.ready
+    with pytest.raises(ConnectionClosedError):
+        await rt.subscribe(["005930"], ["0B"])
+    assert sim.stats.token_revokes == 1

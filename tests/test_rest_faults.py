@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import random
+import traceback
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -23,6 +25,7 @@ from kiwoom_async import (
     OrderStatusUnknownError,
     RateLimitError,
     RateLimits,
+    RealOrderNotAllowedError,
     RestSession,
     RetryPolicy,
     TokenManager,
@@ -337,3 +340,87 @@ async def test_no_secret_reaches_debug_logs(
     assert caplog.records, "the session logs its retries"
     for secret in (APPKEY, SECRETKEY, "tok-1", "tok-2", "Bearer"):
         assert secret not in caplog.text
+
+
+async def test_orders_are_never_paginated_or_continued(
+    mocked: aioresponses, rest: RestSession
+) -> None:
+    with pytest.raises(KiwoomValidationError):
+        rest.paginate("kt10000", ORDER)
+    with pytest.raises(KiwoomValidationError):
+        await rest.call("kt10000", ORDER, cont_yn="Y", next_key="k")
+    assert mocked.requests == {}
+
+
+async def test_a_real_money_order_is_refused_by_the_session_itself(
+    mocked: aioresponses, tokens: Tokens
+) -> None:
+    mocked.post("https://api.kiwoom.com/oauth2/token", callback=tokens.handle, repeat=True)
+    tm = TokenManager(APPKEY, SECRETKEY, env="real")
+    async with RestSession(tm, rate_limits=RateLimits()) as rest:
+        with pytest.raises(RealOrderNotAllowedError):
+            await rest.call("kt10000", ORDER)
+        with pytest.raises(RealOrderNotAllowedError):
+            await rest.call_many([("kt10001", ORDER)])
+    assert mocked.requests == {}
+
+
+async def test_a_failing_order_in_a_batch_does_not_cancel_the_others(
+    mocked: aioresponses, rest: RestSession
+) -> None:
+    finished: list[str] = []
+
+    async def slow_accept(url: Any, **kwargs: Any) -> CallbackResult:
+        await asyncio.sleep(0.05)
+        finished.append("accepted")
+        return CallbackResult(payload={"ord_no": "0000002", **OK})
+
+    mocked.post(ORDER_URL, payload={"return_code": 20, "return_msg": "[2000](RC4058:장종료)"})
+    mocked.post(ORDER_URL, callback=slow_accept)
+    with pytest.raises(OrderRejectedError):
+        await rest.call_many([("kt10000", ORDER), ("kt10000", ORDER)], concurrency=2)
+    assert finished == ["accepted"]  # ran to its end: its state is known, not lost
+
+
+async def test_budget_is_taken_after_the_token_so_a_slow_token_causes_no_burst(
+    mocked: aioresponses,
+) -> None:
+    async def slow_token(url: Any, **kwargs: Any) -> CallbackResult:
+        await asyncio.sleep(0.3)
+        return CallbackResult(payload={"expires_dt": "29991231235959", "token": "t", **OK})
+
+    arrivals: list[float] = []
+
+    def quote(url: Any, **kwargs: Any) -> CallbackResult:
+        arrivals.append(asyncio.get_running_loop().time())
+        return CallbackResult(payload=OK)
+
+    mocked.post(TOKEN_URL, callback=slow_token)
+    mocked.post(QUOTE_URL, callback=quote, repeat=True)
+    tm = TokenManager(APPKEY, SECRETKEY)
+    async with RestSession(tm, rate_limits=RateLimits(per_key=10)) as rest:
+        await rest.call_many([("ka10004", {"stk_cd": "005930"})] * 4, concurrency=4)
+    gaps = [later - earlier for earlier, later in itertools.pairwise(arrivals)]
+    assert len(arrivals) == 4 and min(gaps) >= 0.1 * 0.95
+
+
+async def test_no_secret_in_the_locals_of_an_error_traceback(
+    mocked: aioresponses, rest: RestSession
+) -> None:
+    mocked.post(QUOTE_URL, payload={"return_code": 1511, "return_msg": "[1511] 필수"})
+    with pytest.raises(APIError) as info:
+        await rest.call("ka10004", {"stk_cd": "005930"})
+    text = "".join(
+        traceback.TracebackException.from_exception(info.value, capture_locals=True).format()
+    )
+    assert "tok-1" not in text
+    tm = TokenManager(APPKEY, SECRETKEY, base_url="https://other.example", issue_retries=0)
+    mocked.post(
+        "https://other.example/oauth2/token", payload={"return_code": 3, "return_msg": "[8001:x]"}
+    )
+    with pytest.raises(AuthError) as refused:
+        await tm.token()
+    text = "".join(
+        traceback.TracebackException.from_exception(refused.value, capture_locals=True).format()
+    )
+    assert APPKEY not in text and SECRETKEY not in text

@@ -149,9 +149,20 @@ class OrderAPI(TRGroup):
     ) -> None:
         super().__init__(rest)
         self.ledger: OrderLedger = ledger if ledger is not None else MemoryLedger()
-        self.allow_real_orders = allow_real_orders
+        if allow_real_orders:
+            rest.allow_real_orders = True
         self.clock_skew = clock_skew
         self._account = AccountAPI(rest)
+
+    @property
+    def allow_real_orders(self) -> bool:
+        """Whether orders may be sent with ``env="real"``: the REST session's switch, which
+        also guards orders sent with ``rest.call``."""
+        return self.rest.allow_real_orders
+
+    @allow_real_orders.setter
+    def allow_real_orders(self, allowed: bool) -> None:
+        self.rest.allow_real_orders = allowed
 
     # --- stock orders --------------------------------------------------------------------
 
@@ -581,8 +592,14 @@ class OrderAPI(TRGroup):
                 log.info("%s: idempotency key already placed as %s; not sent", api_id, first.ord_no)
                 return first
         sent_at = time.time()
+        may_have_left = False
+
+        def leaving() -> None:
+            nonlocal may_have_left
+            may_have_left = True
+
         try:
-            response = await self.rest.call(api_id, body)
+            response = await self.rest.call(api_id, body, on_send=leaving)
         except OrderStatusUnknownError as exc:
             exc.sent_at = sent_at
             exc.idempotency_key = idempotency_key
@@ -596,10 +613,14 @@ class OrderAPI(TRGroup):
                 await self._ledger(self.ledger.reject, idempotency_key, str(exc))
             raise
         except BaseException:
-            # Cancelled mid-send: the request may be on the wire. Record that synchronously,
-            # since this task may not get to await anything more.
+            # Cancelled. Once the request may be on the wire its fate is unknown; before that
+            # nothing was placed and the key is free again. Recorded synchronously, since this
+            # task may not get to await anything more.
             if idempotency_key is not None:
-                self.ledger.mark_unknown(idempotency_key, "cancelled while the order was sent")
+                if may_have_left:
+                    self.ledger.mark_unknown(idempotency_key, "cancelled while the order was sent")
+                else:
+                    self.ledger.reject(idempotency_key, "cancelled before the order was sent")
             raise
         answer = response.body
         ack = OrderAck(

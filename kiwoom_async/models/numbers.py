@@ -91,6 +91,12 @@ def index_x100(raw: str) -> float | None:
 
 def stock_code(raw: str) -> str:
     """Strip a market prefix letter: ``"A005930"`` -> ``"005930"``; other text is unchanged."""
-    if len(raw) == 7 and raw[0] in "AJQ" and raw[1:].isdigit():
-        return raw[1:]
+    if (
+        len(raw) == 7
+        and raw[0] in "AJQ"
+        and raw[1].isdigit()
+        and raw[2:].isascii()
+        and raw[2:].isalnum()
+    ):
+        return raw[1:]  # also newer codes with letters, such as A0009K0
     return raw
