@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias
+from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias, get_args
 
 import msgspec
 
@@ -229,7 +229,7 @@ class UnknownFrame(msgspec.Struct, gc=False):
     raw: bytes | str
 
 
-ControlFrame: TypeAlias = (
+KnownControlFrame: TypeAlias = (
     LoginFrame
     | RegFrame
     | RemoveFrame
@@ -238,20 +238,11 @@ ControlFrame: TypeAlias = (
     | CnsrLstFrame
     | CnsrReqFrame
     | CnsrClrFrame
-    | UnknownFrame
 )
+ControlFrame: TypeAlias = KnownControlFrame | UnknownFrame
 Frame: TypeAlias = ControlFrame | RealFrame
 
-_CONTROL_TYPES = (
-    LoginFrame,
-    RegFrame,
-    RemoveFrame,
-    PingFrame,
-    SystemFrame,
-    CnsrLstFrame,
-    CnsrReqFrame,
-    CnsrClrFrame,
-)
+_CONTROL_TYPES: tuple[type[KnownControlFrame], ...] = get_args(KnownControlFrame)
 _CONTROL_TRNMS = frozenset(cls.trnm for cls in _CONTROL_TYPES)
 
 
@@ -282,25 +273,7 @@ class _Trnm(msgspec.Struct, gc=False):
 _TAGGED_DECODER = msgspec.json.Decoder(_TaggedEnvelope)
 _ENVELOPE_DECODER = msgspec.json.Decoder(_Envelope)
 _TRNM_DECODER = msgspec.json.Decoder(_Trnm)
-_CONTROL_DECODER: msgspec.json.Decoder[
-    LoginFrame
-    | RegFrame
-    | RemoveFrame
-    | PingFrame
-    | SystemFrame
-    | CnsrLstFrame
-    | CnsrReqFrame
-    | CnsrClrFrame
-] = msgspec.json.Decoder(
-    LoginFrame
-    | RegFrame
-    | RemoveFrame
-    | PingFrame
-    | SystemFrame
-    | CnsrLstFrame
-    | CnsrReqFrame
-    | CnsrClrFrame
-)
+_CONTROL_DECODER: msgspec.json.Decoder[KnownControlFrame] = msgspec.json.Decoder(KnownControlFrame)
 
 
 def decode_events(data: bytes | str) -> list[RealtimeEvent] | ControlFrame:
