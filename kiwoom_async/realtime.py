@@ -174,6 +174,7 @@ class RealtimeSession:
         self._task: asyncio.Task[None] | None = None
         self._fatal: BaseException | None = None
         self._closing = False
+        self._unanswered_logins = 0
 
     def __repr__(self) -> str:
         state = "ready" if self.ready else "closed" if self._closing else "connecting"
@@ -360,18 +361,22 @@ class RealtimeSession:
             return f"connect failed: {type(exc).__name__}: {exc}", None
         ready_since: float | None = None
         cause = "connection closed"
+        token: Secret | None = None
         try:
             # Wrapped so the token never shows in a traceback's locals.
             token = Secret(await self.tokens.token())
             try:
                 await self._login(ws, token)
             except LoginRefusedError as exc:
+                # A token reason, or no reason given: a new token may help, once. A refusal
+                # for another stated reason (8030 real/mock mismatch...) is final.
                 outcome = _codes.classify(200, exc.return_code, exc.detail_code)
-                if outcome is _codes.Outcome.TOKEN:
+                if outcome is not _codes.Outcome.AUTH:
                     self.tokens.invalidate(token.reveal())
-                    log.info("LOGIN refused for the token; retrying with a new one")
+                    log.info("LOGIN refused (%s); retrying once with a new token", exc.return_msg)
                     raise _TokenRefused(exc) from None
                 raise
+            self._unanswered_logins = 0
             self.stats.connections += 1
             self._ws = ws
             ready_since = asyncio.get_running_loop().time()
@@ -395,10 +400,21 @@ class RealtimeSession:
             with contextlib.suppress(Exception):
                 await asyncio.shield(ws.close())
         if ready_since is None:
+            if token is not None:
+                self._note_unanswered_login(token)
             return cause, None
         self._queue.put_lifecycle(Disconnected(cause))
         stable = asyncio.get_running_loop().time() - ready_since >= self.stability_window
         return cause, stable
+
+    def _note_unanswered_login(self, token: Secret) -> None:
+        """Some servers drop the connection instead of refusing a dead token. Twice in a row
+        without a LOGIN answer, the token is suspect: the next attempt takes a new one."""
+        self._unanswered_logins += 1
+        if self._unanswered_logins >= 2:
+            self._unanswered_logins = 0
+            self.tokens.invalidate(token.reveal())
+            log.info("two connections dropped before the LOGIN answer; using a new token")
 
     async def _login(self, ws: ClientConnection, token: Secret) -> None:
         await ws.send(frames.encode_login(token.reveal()), text=True)

@@ -513,3 +513,55 @@ async def test_closing_the_client_closes_its_realtime_sessions(sim: Simulator) -
     with pytest.raises(ConnectionClosedError):
         await rt.subscribe(["005930"], ["0B"])
     assert sim.stats.token_revokes == 1
+
+
+class RotatingTokens(TokenManager):
+    """Hands out token-1 until it is invalidated, then token-2, and so on."""
+
+    def __init__(self) -> None:
+        super().__init__("k", "s")
+        self.number = 1
+
+    async def token(self) -> str:
+        return f"token-{self.number}"
+
+    def invalidate(self, token: str) -> None:
+        if token == f"token-{self.number}":
+            self.number += 1
+
+
+def only_token(
+    valid: str, refusal: dict[str, Any] | None
+) -> Callable[[ServerConnection], Awaitable[None]]:
+    """A server that accepts LOGIN with ``valid`` only; otherwise it sends ``refusal`` (or
+    nothing) and closes."""
+
+    async def handler(connection: ServerConnection) -> None:
+        login = json.loads(await connection.recv())
+        if login["token"] != valid:
+            if refusal is not None:
+                await connection.send(json.dumps(refusal))
+            await connection.close()
+            return
+        await connection.send(json.dumps({"trnm": "LOGIN", "return_code": 0, "return_msg": ""}))
+        await connection.wait_closed()
+
+    return handler
+
+
+async def test_a_server_that_drops_a_dead_token_silently_gets_a_new_one() -> None:
+    server, url = await scripted(only_token("token-2", refusal=None))
+    tokens = RotatingTokens()
+    async with server, RealtimeSession(tokens, url=url, backoff=FAST) as rt:
+        await rt.wait_ready(timeout=seconds(5))
+    assert tokens.number == 2
+    assert rt.stats.reconnects == 2  # two unanswered LOGINs, then the new token
+
+
+async def test_a_login_refused_without_a_reason_is_retried_once_with_a_new_token() -> None:
+    refusal = {"trnm": "LOGIN", "return_code": 1, "return_msg": "invalid token"}
+    server, url = await scripted(only_token("token-2", refusal=refusal))
+    tokens = RotatingTokens()
+    async with server, RealtimeSession(tokens, url=url, backoff=FAST) as rt:
+        await rt.wait_ready(timeout=seconds(5))
+    assert tokens.number == 2 and rt.stats.reconnects == 0
