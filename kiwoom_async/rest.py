@@ -304,6 +304,7 @@ class RestSession:
         per_call_timeout = None if timeout is None else aiohttp.ClientTimeout(total=timeout)
         transient_retries = 0
         rate_limit_retries = 0
+        rate_limit_waited = 0.0
         token_replayed = False
         while True:
             retries_taken = transient_retries + rate_limit_retries + token_replayed
@@ -408,9 +409,17 @@ class RestSession:
                     retries_taken=retries_taken,
                 )
             if outcome is _Outcome.RATE_LIMIT:
-                if not spec.is_order and rate_limit_retries < policy.rate_limit_retries:
+                delay = policy.delay(rate_limit_retries + 1)
+                if (
+                    not spec.is_order
+                    and rate_limit_waited + delay <= policy.rate_limit_budget
+                    and (
+                        policy.rate_limit_retries is None
+                        or rate_limit_retries < policy.rate_limit_retries
+                    )
+                ):
                     rate_limit_retries += 1
-                    delay = policy.delay(rate_limit_retries)
+                    rate_limit_waited += delay
                     log.info(
                         "%s: rate limited; retry %d in %.2f s", api_id, rate_limit_retries, delay
                     )

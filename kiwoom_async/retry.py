@@ -19,8 +19,11 @@ __all__ = ["Backoff", "RetryPolicy"]
 class RetryPolicy:
     max_retries: int = 3
     """Retries of a query after a transient fault (5xx, connection error, timeout, bad body)."""
-    rate_limit_retries: int = 30
-    """Retries of a query after a rate-limit answer; these wait for budget, so allow more."""
+    rate_limit_budget: float = 120.0
+    """Seconds of backoff a query may spend waiting out rate-limit answers before
+    RateLimitError: a busy server is waited for, not given up on after a fixed count."""
+    rate_limit_retries: int | None = None
+    """An optional count cap on those retries (None: only the time budget applies)."""
     backoff_base: float = 0.2
     backoff_max: float = 2.0
     rng: random.Random = field(default_factory=random.Random, compare=False)

@@ -424,3 +424,23 @@ async def test_no_secret_in_the_locals_of_an_error_traceback(
         traceback.TracebackException.from_exception(refused.value, capture_locals=True).format()
     )
     assert APPKEY not in text and SECRETKEY not in text
+
+
+async def test_rate_limited_queries_wait_within_a_time_budget(
+    mocked: aioresponses, tokens: Tokens
+) -> None:
+    slept: list[float] = []
+
+    async def record(seconds_: float) -> None:
+        slept.append(seconds_)
+
+    limited = {"return_code": 5, "return_msg": "[1700:허용된 요청 개수를 초과하였습니다]"}
+    mocked.post(QUOTE_URL, payload=limited, repeat=True)
+    policy = RetryPolicy(rng=random.Random(1), sleep=record, rate_limit_budget=10.0)
+    async with RestSession(
+        TokenManager(APPKEY, SECRETKEY), rate_limits=RateLimits(), retry=policy
+    ) as rest:
+        with pytest.raises(RateLimitError) as info:
+            await rest.call("ka10004", {"stk_cd": "005930"})
+    assert sum(slept) <= 10.0 and sum(slept) + policy.backoff_max > 10.0
+    assert info.value.retries_taken == len(slept) > 5
