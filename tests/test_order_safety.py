@@ -512,6 +512,44 @@ async def test_reconcile_of_an_order_that_never_reached_the_server_finds_nothing
     assert [o.ord_no for o in sim.orders] == [ack.ord_no]
 
 
+async def test_reconcile_finds_a_lost_gold_order(sim: Simulator) -> None:
+    price = sim.state.market.price(GOLD_CODE)
+    async with client(sim) as kw:
+        await kw.order.buy("005930", qty=2, price=None, trde_tp="3")
+        # Same code, quantity and price on the other side: only the side tells them apart.
+        await kw.order.gold_sell("M04020000", qty=2, price=price + 1_000)
+        lost = await _lose_answer(
+            sim, kw.order.gold_buy("M04020000", qty=2, price=price + 1_000, idempotency_key="g")
+        )
+        assert lost.api_id == "kt50000"
+        result = await kw.order.reconcile(lost)
+        entry = kw.order.ledger.get("g")
+    order = sim.orders[-1]
+    assert order.is_gold and order.side == "buy" and order.status == "filled"
+    assert result.found and not result.ambiguous and result.ord_no == order.ord_no
+    assert result.searched == ("kt50031",)
+    assert entry is not None and entry.state == "done" and entry.ack is not None
+    assert entry.ack.ord_no == order.ord_no
+
+
+async def test_reconcile_of_a_gold_order_that_never_reached_the_server_finds_nothing(
+    sim: Simulator,
+) -> None:
+    async with client(sim) as kw:
+        await kw.order.gold_sell("M04020000", qty=1, price=150_000)
+        sim.config.http500_rate = 1.0  # answered before the order desk sees it
+        with pytest.raises(OrderStatusUnknownError) as lost:
+            await kw.order.gold_buy("M04020000", qty=1, price=150_000, idempotency_key="gn")
+        sim.config.http500_rate = 0.0
+        assert [o.api_id for o in sim.orders] == ["kt50001"]
+        result = await kw.order.reconcile(lost.value, release_if_missing=True)
+        assert not result.found and result.ord_no is None
+        assert result.searched == ("kt50031",)
+
+        ack = await kw.order.gold_buy("M04020000", qty=1, price=150_000, idempotency_key="gn")
+    assert [o.ord_no for o in sim.orders if o.api_id == "kt50000"] == [ack.ord_no]
+
+
 async def test_reconcile_reports_an_identical_manual_order_as_ambiguous(sim: Simulator) -> None:
     async with client(sim) as kw:
         # The same order placed "by hand" a moment before: the matching rule cannot tell them

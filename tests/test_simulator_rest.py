@@ -728,6 +728,92 @@ async def test_reconciliation_paginates_by_rows(http: aiohttp.ClientSession) -> 
         assert seen == ["0000003", "0000002", "0000001"]
 
 
+def gold_limit(price: int, *, qty: int) -> dict[str, str]:
+    return {"stk_cd": "M04020000", "ord_qty": str(qty), "ord_uv": str(price), "trde_tp": "00"}
+
+
+def _spec_fields(api_id: str, key: str) -> set[str]:
+    example = EXAMPLES[api_id].response
+    assert example is not None
+    return set(example[key][0])
+
+
+async def test_gold_order_views_reflect_gold_orders_only(
+    http: aiohttp.ClientSession, sim: Simulator
+) -> None:
+    token = await issue(http, sim)
+    price = sim.state.market.price("M04020000")
+    stock_price = sim.state.market.price("005930")
+    await call(http, sim, "kt10000", MARKET_BUY, token)  # 0000001 stock
+    await call(http, sim, "kt50000", gold_limit(price + 1_000, qty=2), token)  # 0000002 filled
+    await call(http, sim, "kt50001", gold_limit(price + 5_000, qty=3), token)  # 0000003 open
+    await call(http, sim, "kt10000", limit(stock_price - 5_000), token)  # 0000004 stock, open
+    modify = {"stk_cd": "M04020000", "orig_ord_no": "0000003", "mdfy_qty": "1"}
+    await call(http, sim, "kt50002", modify | {"mdfy_uv": str(price + 6_000)}, token)  # 0000005
+    other = await issue(http, sim, "someone-else", "pw")
+    await call(http, sim, "kt50000", gold_limit(price - 5_000, qty=1), other)  # 0000006
+
+    history = EXAMPLES["kt50031"].request | {"stk_cd": ""}
+    rows = (await call(http, sim, "kt50031", history, token)).body["acnt_ord_cntr_prps_dtl"]
+    assert [r["ord_no"] for r in rows] == ["0000002", "0000003", "0000005"]
+    assert all(set(r) == _spec_fields("kt50031", "acnt_ord_cntr_prps_dtl") for r in rows)
+    bought, sold, modified = rows
+    assert (bought["stk_cd"], bought["trde_tp"], bought["io_tp_nm"]) == (
+        "M04020000",
+        "지정가",
+        "매수",
+    )
+    assert (bought["ord_qty"], bought["ord_uv"]) == ("0000000002", f"{price + 1_000:010d}")
+    assert (bought["cntr_qty"], bought["cntr_uv"]) == ("0000000002", f"{price:010d}")
+    assert bought["ord_remnq"] == "0000000000" and bought["mdfy_cncl"] == ""
+    assert (sold["io_tp_nm"], sold["ord_remnq"], sold["cntr_qty"]) == (
+        "매도",
+        "0000000002",
+        "0" * 10,
+    )
+    assert (modified["mdfy_cncl"], modified["ori_ord"]) == ("정정", "0000003")
+    assert modified["io_tp_nm"] == "매도정정" and modified["ord_uv"] == f"{price + 6_000:010d}"
+    assert re.fullmatch(r"\d\d:\d\d:\d\d", bought["ord_tm"])
+
+    async def listed(api_id: str, body: dict[str, Any], key: str) -> list[str]:
+        reply = await call(http, sim, api_id, body, token)
+        return [r["ord_no"] for r in reply.body[key]]
+
+    dtl = "acnt_ord_cntr_prps_dtl"
+    assert await listed("kt50031", history | {"qry_tp": "2"}, dtl) == [
+        "0000005",
+        "0000003",
+        "0000002",
+    ]
+    assert await listed("kt50031", history | {"qry_tp": "3"}, dtl) == ["0000003", "0000005"]
+    assert await listed("kt50031", history | {"qry_tp": "4"}, dtl) == ["0000002"]
+    assert await listed("kt50031", history | {"sell_tp": "2"}, dtl) == ["0000002"]
+    assert await listed("kt50031", history | {"fr_ord_no": "0000004"}, dtl) == ["0000005"]
+    assert await listed("kt50031", history | {"stk_cd": "M04020100"}, dtl) == []
+
+    unfilled = EXAMPLES["kt50075"].request
+    open_rows = (await call(http, sim, "kt50075", unfilled, token)).body["acnt_ord_oso_prst"]
+    assert [r["ord_no"] for r in open_rows] == ["0000003", "0000005"]
+    assert all(set(r) == _spec_fields("kt50075", "acnt_ord_oso_prst") for r in open_rows)
+    resting, moved = open_rows
+    assert (resting["ord_remnq"], resting["orig_ord_no"], resting["mrkt_deal_tp"]) == (
+        "0000000002",
+        "0000000",
+        "5",
+    )
+    assert (moved["ord_remnq"], moved["orig_ord_no"], moved["mdfy_cncl_tp"]) == (
+        "0000000001",
+        "0000003",
+        "정정",
+    )
+    oso = "acnt_ord_oso_prst"
+    assert await listed("kt50075", unfilled | {"qry_tp": "2"}, oso) == ["0000005", "0000003"]
+    assert await listed("kt50075", unfilled | {"sell_tp": "2"}, oso) == []
+
+    stock = await listed("kt00007", EXAMPLES["kt00007"].request, dtl)
+    assert stock == ["0000001", "0000004"]
+
+
 # --- quotes ---
 
 
@@ -760,7 +846,9 @@ async def test_quotes_reflect_the_market(http: aiohttp.ClientSession, sim: Simul
 # --- every TR ---
 
 
-ACCOUNT_VIEWS = frozenset({"ka10075", "ka10076", "kt00007", "kt00004", "kt00018"})
+ACCOUNT_VIEWS = frozenset(
+    {"ka10075", "ka10076", "kt00007", "kt50031", "kt50075", "kt00004", "kt00018"}
+)
 
 
 def _order_body(api_id: str, last: dict[str, str]) -> dict[str, str]:

@@ -47,7 +47,8 @@ class SimConfig:
     """Marketable orders fill in two steps (about half, then the rest), each one a "filled"
     notification, so clients see partial executions."""
     recon_page_size: int = 100
-    """Rows per page of the order reconciliation TRs (ka10075, ka10076, kt00007)."""
+    """Rows per page of the order reconciliation TRs (ka10075, ka10076, kt00007, kt50031,
+    kt50075)."""
 
     # --- realtime (WebSocket on the same port, path /api/dostk/websocket) ---
     tick_interval: float = 0.05

@@ -8,7 +8,9 @@ Order of checks for a TR request, each failure answering at once:
    revoked or invalidated token per ``SimConfig.token_error_style``);
 4. the rate limiter (``return_code`` 5 with ``[1700:...]``; a refused request uses no budget);
 5. the JSON body, then the continuation headers (a wrong ``next-key`` answers 1517);
-6. the TR itself: an order, or a query answered from the official example body.
+6. the TR itself: an order; an account view built from the app key's own orders and
+   positions (ka10075/ka10076/kt00007, gold kt50031/kt50075, kt00004/kt00018); or a query
+   answered from the official example body.
 
 Token issue and revoke skip the token check, the rate limiter and the continuation headers.
 """
@@ -53,7 +55,11 @@ _REVOKE_PATH = "/oauth2/revoke"
 _AUTH_IDS = {_TOKEN_PATH: "au10001", _REVOKE_PATH: "au10002"}
 # Quote TRs under these URLs show the market model's price for the requested stk_cd.
 _QUOTE_PATHS = frozenset({"/api/dostk/mrkcond", "/api/dostk/stkinfo"})
-_RECONCILIATION = frozenset({"ka10075", "ka10076", "kt00007"})
+_RECONCILIATION = frozenset({"ka10075", "ka10076", "kt00007", "kt50031", "kt50075"})
+_GOLD_VIEWS = frozenset({"kt50031", "kt50075"})
+# The spec lists 보통/보통(IOC)/보통(FOK) for gold orders, but its kt50031/kt50075 examples show
+# a plain gold limit order as 지정가; the IOC/FOK names follow that pattern.
+_GOLD_TRADE_TYPE_TEXT = {"00": "지정가", "10": "지정가(IOC)", "20": "지정가(FOK)"}
 _BALANCE = frozenset({"kt00004", "kt00018"})
 _DATE_KEYS = frozenset({"dt", "date", "trde_dt", "deal_dt", "base_dt", "setl_dt"})
 _TIME_KEYS = frozenset({"tm", "cntr_tm"})
@@ -70,6 +76,7 @@ _AUTH_MESSAGES = {
     8020: "입력파라미터로 appkey 또는 secretkey가 들어오지 않았습니다.",
 }
 _JSON = "application/json;charset=UTF-8"
+_AMEND_TEXT = {"new": "", "modify": "정정", "cancel": "취소"}
 _TRUNCATED = '{"return_code":0,"return_msg":"정상적으로 처'.encode()
 
 
@@ -350,13 +357,18 @@ class _RestHandler:
     def _reconciliation(
         self, appkey: str, api_id: str, body: Mapping[str, Any], page: int
     ) -> tuple[dict[str, Any], bool]:
-        orders = [o for o in self.state.orders if o.appkey == appkey and not o.is_gold]
+        gold = api_id in _GOLD_VIEWS
+        orders = [o for o in self.state.orders if o.appkey == appkey and o.is_gold == gold]
         if api_id == "ka10075":
             key, rows = "oso", self._open_rows(orders, body)
         elif api_id == "ka10076":
             key, rows = "cntr", self._fill_rows(orders, body)
+        elif api_id == "kt50075":
+            selected = self._history(orders, body, unfilled_only=True)
+            key, rows = "acnt_ord_oso_prst", [_gold_open_row(order) for order in selected]
         else:
-            key, rows = "acnt_ord_cntr_prps_dtl", self._detail_rows(orders, body)
+            selected = self._history(orders, body)
+            key, rows = "acnt_ord_cntr_prps_dtl", [_detail_row(order) for order in selected]
         size = max(1, self.state.config.recon_page_size)
         chunk = rows[page * size : (page + 1) * size]
         more = (page + 1) * size < len(rows)
@@ -463,13 +475,19 @@ class _RestHandler:
         return rows
 
     @staticmethod
-    def _detail_rows(orders: list[OrderRecord], body: Mapping[str, Any]) -> list[dict[str, str]]:
-        """kt00007 (계좌별주문체결내역상세): every order request with its current state."""
+    def _history(
+        orders: list[OrderRecord], body: Mapping[str, Any], *, unfilled_only: bool = False
+    ) -> list[OrderRecord]:
+        """The orders an order-history query selects, in the order it asks for.
+
+        kt00007, kt50031 and kt50075 share these request fields (kt50075 lists unfilled orders
+        only and has no qry_tp 3/4)."""
         qry_tp = str(body.get("qry_tp") or "1")
         side = _side_filter(str(body.get("sell_tp") or "0"))
         only = normalize_code(str(body.get("stk_cd") or ""))
         start = str(body.get("fr_ord_no") or "").strip()
         stex = str(body.get("dmst_stex_tp") or "%")
+        unfilled = unfilled_only or qry_tp == "3"
         selected = []
         for order in orders:
             if (only and order.stk_cd != only) or (side and order.side != side):
@@ -478,44 +496,14 @@ class _RestHandler:
                 continue
             if stex not in ("%", "") and order.dmst_stex_tp != stex:
                 continue
-            if qry_tp == "3" and not (order.status == "open" and order.remaining_qty > 0):
+            if unfilled and not (order.status == "open" and order.remaining_qty > 0):
                 continue
             if qry_tp == "4" and order.filled_qty <= 0:
                 continue
             selected.append(order)
         if qry_tp == "2":
             selected.reverse()
-        rows: list[dict[str, str]] = []
-        for order in selected:
-            hms = order.ord_time
-            clock = f"{hms[0:2]}:{hms[2:4]}:{hms[4:6]}"
-            rows.append(
-                {
-                    "ord_no": order.ord_no,
-                    "stk_cd": f"A{order.stk_cd}",
-                    "trde_tp": TRADE_TYPE_TEXT.get(order.trde_tp, "보통"),
-                    "crd_tp": "신용매매" if order.credit else "보통매매",
-                    "ord_qty": f"{order.qty:010d}",
-                    "ord_uv": f"{order.price:010d}",
-                    "cnfm_qty": f"{order.qty if order.action != 'new' else 0:010d}",
-                    "acpt_tp": "접수" if order.action == "new" else "확인",
-                    "rsrv_tp": "",
-                    "ord_tm": clock,
-                    "ori_ord": order.orig_ord_no or "0000000",
-                    "stk_nm": order.stk_nm,
-                    "io_tp_nm": _io_name(order, signed_side=False),
-                    "loan_dt": "",
-                    "cntr_qty": f"{order.filled_qty:010d}",
-                    "cntr_uv": f"{order.fill_price:010d}",
-                    "ord_remnq": f"{order.remaining_qty:010d}",
-                    "comm_ord_tp": "REST API",
-                    "mdfy_cncl": {"new": "", "modify": "정정", "cancel": "취소"}[order.action],
-                    "cnfm_tm": clock if order.action != "new" else "",
-                    "dmst_stex_tp": order.dmst_stex_tp,
-                    "cond_uv": f"{order.cond_price:010d}",
-                }
-            )
-        return rows
+        return selected
 
     def _balance(self, appkey: str, api_id: str) -> dict[str, Any]:
         """kt00004/kt00018 with the account's positions; totals that the simulator does not
@@ -615,7 +603,66 @@ def _io_name(order: OrderRecord, *, signed_side: bool) -> str:
         return f"{side}취소"
     if signed_side:
         return f"{mark}{'신용' if order.credit else ''}{side}"
+    if order.is_gold:
+        # Gold spot has no cash/credit split; its rows name the side alone.
+        return side
     return f"{'신용' if order.credit else '현금'}{side}"
+
+
+def _trade_type_text(order: OrderRecord) -> str:
+    if order.is_gold:
+        return _GOLD_TRADE_TYPE_TEXT.get(order.trde_tp, "지정가")
+    return TRADE_TYPE_TEXT.get(order.trde_tp, "보통")
+
+
+def _order_state(order: OrderRecord) -> dict[str, str]:
+    """The fields that kt00007/kt50031 rows and kt50075 rows both carry, under the same names."""
+    return {
+        "ord_no": order.ord_no,
+        # Stock rows carry the A-prefixed code; gold codes appear as ordered.
+        "stk_cd": order.stk_cd if order.is_gold else f"A{order.stk_cd}",
+        "trde_tp": _trade_type_text(order),
+        "ord_qty": f"{order.qty:010d}",
+        "ord_uv": f"{order.price:010d}",
+        "cnfm_qty": f"{order.qty if order.action != 'new' else 0:010d}",
+        "rsrv_tp": "",
+        "stk_nm": order.stk_nm,
+        "io_tp_nm": _io_name(order, signed_side=False),
+        "cntr_qty": f"{order.filled_qty:010d}",
+        "cntr_uv": f"{order.fill_price:010d}",
+        "ord_remnq": f"{order.remaining_qty:010d}",
+        "comm_ord_tp": "REST API",
+        "dmst_stex_tp": order.dmst_stex_tp,
+        "cond_uv": f"{order.cond_price:010d}",
+    }
+
+
+def _detail_row(order: OrderRecord) -> dict[str, str]:
+    """One acnt_ord_cntr_prps_dtl row (kt00007, kt50031): an order request and its state."""
+    hms = order.ord_time
+    clock = f"{hms[0:2]}:{hms[2:4]}:{hms[4:6]}"
+    return _order_state(order) | {
+        "crd_tp": "신용매매" if order.credit else "보통매매",
+        "acpt_tp": "접수" if order.action == "new" else "확인",
+        "ord_tm": clock,
+        "ori_ord": order.orig_ord_no or "0000000",
+        "loan_dt": "",
+        "mdfy_cncl": _AMEND_TEXT[order.action],
+        "cnfm_tm": clock if order.action != "new" else "",
+    }
+
+
+def _gold_open_row(order: OrderRecord) -> dict[str, str]:
+    """One acnt_ord_oso_prst row (kt50075): a gold order with quantity still working."""
+    return _order_state(order) | {
+        "stk_bond_tp": "1",
+        "data_send_end_tp": "접수" if order.action == "new" else "확인",
+        "mrkt_deal_tp": "5",
+        "orig_ord_no": order.orig_ord_no or "0000000",
+        "dcd_tp_nm": "당일",
+        "crd_deal_tp": "",
+        "mdfy_cncl_tp": _AMEND_TEXT[order.action],
+    }
 
 
 def _stock_basic_fields() -> dict[str, str]:
