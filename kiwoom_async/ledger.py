@@ -26,6 +26,7 @@ number or password, and the ledger never sees the app key, secret key or token.
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import fcntl
 import hashlib
@@ -96,7 +97,7 @@ def fingerprint(api_id: str, body: Mapping[str, Any]) -> str:
     return hashlib.sha256(api_id.encode() + b"\n" + canonical).hexdigest()
 
 
-class OrderLedger:
+class OrderLedger(abc.ABC):
     """Base of the ledgers: the state machine lives here, storage in the subclasses.
 
     ``blocking`` tells the order API to run ledger calls in a worker thread (file I/O and a
@@ -110,10 +111,9 @@ class OrderLedger:
 
     # --- storage hooks ---------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[None]:
-        raise NotImplementedError
-        yield  # pragma: no cover
+    @abc.abstractmethod
+    def _transaction(self) -> contextlib.AbstractContextManager[None]:
+        """Hold the ledger exclusively (a thread lock; a file lock across processes)."""
 
     def _write(self, entry: LedgerEntry) -> None:
         self._entries[entry.key] = entry

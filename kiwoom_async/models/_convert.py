@@ -132,7 +132,8 @@ class TRResponse(msgspec.Struct, frozen=True, kw_only=True):
 
     @classmethod
     def from_raw(cls, raw: dict[str, Any]) -> Self:
-        raise NotImplementedError
+        """Build the model from a decoded body; every generated response model defines it."""
+        raise TypeError(f"{cls.__name__} is a base class: decode with a TR's response model")
 
 
 # Decoders: each takes the body (or one list row) and a wire key. A missing key reads like
