@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from dataclasses import dataclass
-from typing import Generic, Literal, TypeVar
+from typing import Generic, Literal, TypeVar, cast
 
 from .errors import EventQueueOverflowError
 
@@ -29,6 +29,8 @@ OverflowPolicy = Literal["drop_oldest", "drop_newest", "latest", "raise"]
 OVERFLOW_POLICIES: tuple[OverflowPolicy, ...] = ("drop_oldest", "drop_newest", "latest", "raise")
 
 T = TypeVar("T")
+
+_EMPTY = object()
 
 
 @dataclass(slots=True)
@@ -59,10 +61,18 @@ class EventQueue(Generic[T]):
         self.policy = policy
         self.priority_maxsize = priority_maxsize
         self.stats = QueueStats()
-        self._seq = 0
+        self._keyed = policy == "latest"
         self._priority: deque[T] = deque()
+        # A lifecycle event is queued with its position among market events: the number of
+        # market events put before it (under "latest", the shared sequence number below).
+        # Counting positions spares every market event a (sequence, event) pair.
         self._lifecycle: deque[tuple[int, T]] = deque()
-        self._market: deque[tuple[int, T]] = deque()
+        self._market: deque[T] = deque()
+        self._market_head = 0
+        """Position of ``_market[0]``: market events delivered or dropped from the front."""
+        self._market_tail = 0
+        """Position of the next market event appended."""
+        self._seq = 0
         self._latest: dict[tuple[str, str], tuple[int, T]] = {}
         self._waiters: deque[asyncio.Future[None]] = deque()
         self._failure: BaseException | None = None
@@ -80,31 +90,30 @@ class EventQueue(Generic[T]):
     def put_lifecycle(self, event: T) -> None:
         """A lifecycle event: never dropped, delivered in order with market data."""
         self._check_lossless_room()
-        self._seq += 1
-        self._lifecycle.append((self._seq, event))
+        if self._keyed:
+            self._seq += 1
+            self._lifecycle.append((self._seq, event))
+        else:
+            self._lifecycle.append((self._market_tail, event))
         self._note_peak()
         self._wake()
 
-    def put_market(self, event: T, key: tuple[str, str]) -> None:
-        self._seq += 1
-        if self.policy == "latest":
-            latest = self._latest
-            queued = latest.get(key)
-            if queued is not None:
-                latest[key] = (queued[0], event)  # keeps its place in line
-                self.stats.replaced += 1
-            else:
-                if len(latest) >= self.maxsize:
-                    del latest[next(iter(latest))]
-                    self.stats.dropped_oldest += 1
-                latest[key] = (self._seq, event)
+    def put_market(self, event: T, key: tuple[str, str] | None = None) -> None:
+        """A market event. ``key``, its (type, item), is needed by the "latest" policy only,
+        so a producer under another policy need not build it."""
+        if self._keyed:
+            if key is None:
+                raise ValueError('the "latest" policy needs the key of every market event')
+            self._put_latest(event, key)
         else:
             market = self._market
             if len(market) >= self.maxsize:
-                if self.policy == "drop_oldest":
+                policy = self.policy
+                if policy == "drop_oldest":
                     market.popleft()
+                    self._market_head += 1
                     self.stats.dropped_oldest += 1
-                elif self.policy == "drop_newest":
+                elif policy == "drop_newest":
                     self.stats.dropped_newest += 1
                     return
                 else:
@@ -113,8 +122,23 @@ class EventQueue(Generic[T]):
                     )
                     self.fail(error)
                     raise error
-            market.append((self._seq, event))
-        self._wake()
+            market.append(event)
+            self._market_tail += 1
+        if self._waiters:
+            self._wake()
+
+    def _put_latest(self, event: T, key: tuple[str, str]) -> None:
+        self._seq += 1
+        latest = self._latest
+        queued = latest.get(key)
+        if queued is not None:
+            latest[key] = (queued[0], event)  # keeps its place in line
+            self.stats.replaced += 1
+        else:
+            if len(latest) >= self.maxsize:
+                del latest[next(iter(latest))]
+                self.stats.dropped_oldest += 1
+            latest[key] = (self._seq, event)
 
     def fail(self, error: BaseException) -> None:
         """End the stream: the consumer gets the queued events, then ``error``."""
@@ -122,12 +146,30 @@ class EventQueue(Generic[T]):
             self._failure = error
         self._wake()
 
+    def get_nowait(self) -> T:
+        """The next event; raises ``LookupError`` when there is none yet (the stream's failure
+        is raised by :meth:`get` only)."""
+        if self._market and not self._priority and not self._lifecycle:
+            # The steady state: only market data waiting.
+            self._market_head += 1
+            self.stats.delivered += 1
+            return self._market.popleft()
+        event = self._pop()
+        if event is _EMPTY:
+            raise LookupError("no event queued")
+        self.stats.delivered += 1
+        return cast(T, event)
+
     async def get(self) -> T:
+        if self._market and not self._priority and not self._lifecycle:
+            self._market_head += 1
+            self.stats.delivered += 1
+            return self._market.popleft()
         while True:
             event = self._pop()
-            if event is not None:
+            if event is not _EMPTY:
                 self.stats.delivered += 1
-                return event[0]
+                return cast(T, event)
             if self._failure is not None:
                 raise self._failure
             waiter = asyncio.get_running_loop().create_future()
@@ -138,20 +180,22 @@ class EventQueue(Generic[T]):
                 if not waiter.done():
                     self._waiters.remove(waiter)
 
-    def _pop(self) -> tuple[T] | None:
+    def _pop(self) -> T | object:
+        """The next event, or ``_EMPTY`` (an event may be any value, None included)."""
         if self._priority:
-            return (self._priority.popleft(),)
+            return self._priority.popleft()
         lifecycle, market, latest = self._lifecycle, self._market, self._latest
-        first: tuple[int, T] | None = lifecycle[0] if lifecycle else None
-        if market and (first is None or market[0][0] < first[0]):
-            return (market.popleft()[1],)
+        first = lifecycle[0][0] if lifecycle else None
+        if market and (first is None or self._market_head < first):
+            self._market_head += 1
+            return market.popleft()
         if latest:
             key = next(iter(latest))
-            if first is None or latest[key][0] < first[0]:
-                return (latest.pop(key)[1],)
+            if first is None or latest[key][0] < first:
+                return latest.pop(key)[1]
         if first is not None:
-            return (lifecycle.popleft()[1],)
-        return None
+            return lifecycle.popleft()[1]
+        return _EMPTY
 
     def _check_lossless_room(self) -> None:
         waiting = len(self._priority) + len(self._lifecycle)

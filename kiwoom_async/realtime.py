@@ -231,8 +231,14 @@ class RealtimeSession:
         return self
 
     async def __anext__(self) -> Event:
+        queue = self._queue
         try:
-            return await self._queue.get()
+            # Most calls find an event waiting: no second coroutine for them.
+            return queue.get_nowait()
+        except LookupError:
+            pass
+        try:
+            return await queue.get()
         except _Closed:
             raise StopAsyncIteration from None
 
@@ -472,6 +478,8 @@ class RealtimeSession:
         queue = self._queue
         recv = ws.recv
         sleep = asyncio.sleep
+        put_market = queue.put_market
+        keyed = queue.policy == "latest"  # only that policy needs each event's key
         while True:
             raw = await recv(decode=False)
             stats.frames += 1
@@ -493,8 +501,10 @@ class RealtimeSession:
                 for event in frame:
                     if event.is_account:
                         queue.put_priority(event)
+                    elif keyed:
+                        put_market(event, (event.type, event.item))
                     else:
-                        queue.put_market(event, (event.type, event.item))
+                        put_market(event)
             elif isinstance(frame, PingFrame):
                 # Echoed here, at once: never behind the consumer or a full queue.
                 await self._send(ws, raw)

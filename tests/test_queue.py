@@ -120,3 +120,25 @@ async def test_every_waiting_consumer_is_woken_and_sees_the_end() -> None:
     assert done == {first, second}
     results = {f.result()[2] if not f.exception() else "error" for f in (first, second)}
     assert results == {1, "error"}
+
+
+async def test_lifecycle_order_holds_when_older_market_events_were_dropped() -> None:
+    queue: EventQueue[tuple[str, str, int]] = EventQueue(2, "drop_oldest", priority_maxsize=10)
+    for n in range(3):
+        queue.put_market(tick(n), ("0B", "005930"))  # 0 is dropped
+    queue.put_lifecycle(("disconnected", "", 0))
+    for n in range(3, 5):
+        queue.put_market(tick(n), ("0B", "005930"))  # 1 and 2 are dropped
+    assert await drain(queue) == [("disconnected", "", 0), tick(3), tick(4)]
+    assert queue.stats.dropped_oldest == 3
+
+
+def test_get_nowait_and_the_key_the_latest_policy_needs() -> None:
+    queue: EventQueue[tuple[str, str, int]] = EventQueue(2, "drop_oldest", priority_maxsize=2)
+    with pytest.raises(LookupError):
+        queue.get_nowait()
+    queue.put_market(tick(1))
+    assert queue.get_nowait() == tick(1)
+    latest: EventQueue[tuple[str, str, int]] = EventQueue(2, "latest", priority_maxsize=2)
+    with pytest.raises(ValueError):
+        latest.put_market(tick(1))

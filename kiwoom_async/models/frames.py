@@ -273,6 +273,7 @@ class _Trnm(msgspec.Struct, gc=False):
 _TAGGED_DECODER = msgspec.json.Decoder(_TaggedEnvelope)
 _ENVELOPE_DECODER = msgspec.json.Decoder(_Envelope)
 _TRNM_DECODER = msgspec.json.Decoder(_Trnm)
+_decode_tagged = _TAGGED_DECODER.decode
 _CONTROL_DECODER: msgspec.json.Decoder[KnownControlFrame] = msgspec.json.Decoder(KnownControlFrame)
 
 
@@ -286,13 +287,9 @@ def decode_events(data: bytes | str) -> list[RealtimeEvent] | ControlFrame:
     # and a generic decode plus one constructor call per entry is cheaper. In every example
     # frame of the fact base "type" comes first exactly when "trnm" does, so the first bytes
     # pick the path; both give the same result. This runs for every frame, hence the inlining.
-    if isinstance(data, str):
-        tagged_first = data.startswith('{"trnm"')
-    else:
-        tagged_first = data.startswith(b'{"trnm"')
-    if tagged_first:
+    if data.startswith('{"trnm"') if isinstance(data, str) else data.startswith(b'{"trnm"'):
         try:
-            tagged = _TAGGED_DECODER.decode(data)
+            tagged = _decode_tagged(data)
         except msgspec.ValidationError:
             # An unknown realtime type, a control frame with a data shape of its own, or a
             # malformed frame: the generic path below sorts them out.
