@@ -112,12 +112,12 @@ async def test_every_group_is_registered_again_after_each_forced_drop(
 async def test_pings_are_echoed_so_the_server_never_drops_the_session(
     sim: Simulator, kw: Kiwoom
 ) -> None:
-    sim.config.ping_interval = seconds(0.02)
-    sim.config.ping_misses_allowed = 2
+    sim.config.ping_interval = seconds(0.03)
+    sim.config.ping_misses_allowed = 3
     async with kw.realtime() as rt:
         await rt.subscribe(["005930"], ["0B"])
+        # the consumer reads nothing all along: that must not stop the echo
         await wait_for(lambda: ws(sim).pings_sent >= 10)
-        # a consumer that reads nothing must not stop the echo
         await asyncio.sleep(seconds(0.1))
         assert rt.stats.pings >= 10
     assert ws(sim).ping_echoes >= 10
