@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Literal
+from urllib.parse import urlsplit
 
 Env = Literal["real", "mock"]
 
@@ -23,12 +24,29 @@ def check_env(env: str) -> Env:
     return env  # type: ignore[return-value]
 
 
+KIWOOM_HOSTS: dict[str, Env] = {"api.kiwoom.com": "real", "mockapi.kiwoom.com": "mock"}
+"""Kiwoom's own hosts and the environment each one is."""
+
+
 def rest_base_url(env: Env, override: str | None) -> str:
-    return (override or REST_HOSTS[env]).rstrip("/")
+    url = (override or REST_HOSTS[env]).rstrip("/")
+    check_host(env, url)
+    return url
 
 
 def ws_url(env: Env, override: str | None) -> str:
-    return override or WS_URLS[env]
+    url = override or WS_URLS[env]
+    check_host(env, url)
+    return url
+
+
+def check_host(env: Env, url: str) -> None:
+    """Refuse a Kiwoom host of the other environment: ``env`` decides the real-money guard
+    and the limits, so it must say what the host is (a mock-labelled client pointed at the
+    real host would place real orders with no opt-in)."""
+    host_env = KIWOOM_HOSTS.get((urlsplit(url).hostname or "").lower())
+    if host_env is not None and host_env != env:
+        raise ValueError(f'{url} is Kiwoom\'s {host_env} host: use env="{host_env}" for it')
 
 
 def ws_url_for(base_url: str) -> str:
