@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -74,6 +75,23 @@ from .retry import Backoff
 __all__ = ["RealtimeSession", "RealtimeStats"]
 
 log = logging.getLogger("kiwoom_async.realtime")
+
+
+class _RedactTokens(logging.Filter):
+    """websockets logs every frame at DEBUG, LOGIN included: mask the token in them."""
+
+    _TOKEN = re.compile(r'("token"\s*:\s*")[^"\']*')
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if '"token"' in message:
+            record.msg, record.args = self._TOKEN.sub(r"\1***", message), ()
+        return True
+
+
+wire_log = logging.getLogger("kiwoom_async.realtime.wire")
+"""The WebSocket library's own log (frames at DEBUG), with tokens masked."""
+wire_log.addFilter(_RedactTokens())
 
 Event = RealtimeEvent | LifecycleEvent
 AckFrame = RegFrame | RemoveFrame | CnsrLstFrame | CnsrReqFrame | CnsrClrFrame
@@ -159,6 +177,7 @@ class RealtimeSession:
             "max_size": max_frame_size,
             "max_queue": 1024,
             "close_timeout": 2.0,
+            "logger": wire_log,
         }
         self._queue: EventQueue[Event] = EventQueue(
             queue_size, overflow, priority_maxsize=account_queue_size

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -565,3 +566,16 @@ async def test_a_login_refused_without_a_reason_is_retried_once_with_a_new_token
     async with server, RealtimeSession(tokens, url=url, backoff=FAST) as rt:
         await rt.wait_ready(timeout=seconds(5))
     assert tokens.number == 2 and rt.stats.reconnects == 0
+
+
+async def test_no_token_or_key_in_debug_logs_of_a_realtime_session(
+    sim: Simulator, kw: Kiwoom, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    async with kw.realtime() as rt:
+        await rt.subscribe(["005930"], ["0B"])
+        await next_of(rt, StockTrade)
+        token = await kw.tokens.token()
+    assert "LOGIN" in caplog.text  # the frame log is there, with the token masked
+    for secret in (token, token[:20], token[-20:], APPKEY, SECRETKEY):
+        assert secret not in caplog.text
