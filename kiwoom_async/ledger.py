@@ -16,6 +16,10 @@ Each key moves through these states:
 - ``released``: the caller resolved an unknown entry as "never placed"; the key may be used
   again with the same body.
 
+Order numbers are unique per trading day only: the broker numbers each day's orders afresh.
+Every entry keeps the KST date it was sent on (``trade_date``), and an order number counts as
+taken only for that date.
+
 A key is bound to the first body it was used with: the same key with a different body always
 raises ``IdempotencyError``. The body fingerprint is the sha256 of the TR id and the body as
 canonical JSON (sorted keys, no spaces).
@@ -28,6 +32,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import datetime
 import fcntl
 import hashlib
 import logging
@@ -43,7 +48,9 @@ import msgspec
 from .errors import IdempotencyError, KiwoomValidationError
 
 __all__ = [
+    "INFLIGHT_TIMEOUT",
     "FileLedger",
+    "LedgerCorruptError",
     "LedgerEntry",
     "LedgerState",
     "MemoryLedger",
@@ -54,7 +61,27 @@ __all__ = [
 
 log = logging.getLogger("kiwoom_async.ledger")
 
+
+class LedgerCorruptError(IdempotencyError):
+    """A ledger record other than a torn last one cannot be read. Every key is refused until
+    the file is repaired: the unreadable record may be the one that blocks a key whose order
+    may already be placed."""
+
+
 LedgerState = Literal["inflight", "done", "rejected", "unknown", "released"]
+
+INFLIGHT_TIMEOUT = 300.0
+"""Seconds after which an ``inflight`` entry may be resolved (by hand or by reconciliation).
+A younger one may still be on its way to the server in some task or process, and settling it
+would race the real answer. Far above any sane HTTP timeout: a send cannot outlive it."""
+
+_KST = datetime.timezone(datetime.timedelta(hours=9))
+
+
+def trade_date(timestamp: float) -> str:
+    """The KST calendar date (YYYYMMDD) of a ``time.time()`` value: the date the broker files
+    an order under."""
+    return datetime.datetime.fromtimestamp(timestamp, _KST).strftime("%Y%m%d")
 
 
 class OrderAck(msgspec.Struct, frozen=True, kw_only=True):
@@ -90,6 +117,17 @@ class LedgerEntry(msgspec.Struct, frozen=True, kw_only=True):
     ack: OrderAck | None = None
     reason: str = ""
     """Why the entry is rejected or unknown (the error message)."""
+    trade_date: str = ""
+    """KST date (YYYYMMDD) of the send; empty in records written before it was kept."""
+
+    @property
+    def order_date(self) -> str:
+        """The date the entry's order number belongs to. Records without ``trade_date`` fall
+        back to the date of ``sent_at``, which every record carries and which is the send date
+        to within the send itself (no market takes orders around midnight KST). Both blanket
+        alternatives fail: "taken on every date" hides today's order behind yesterday's
+        number (and lets a retry duplicate it), "taken on no date" lets two keys share one."""
+        return self.trade_date or trade_date(self.sent_at)
 
 
 def fingerprint(api_id: str, body: Mapping[str, Any]) -> str:
@@ -118,6 +156,10 @@ class OrderLedger(abc.ABC):
     def _write(self, entry: LedgerEntry) -> None:
         self._entries[entry.key] = entry
 
+    def _check_readable(self) -> None:
+        """Raise when the stored state cannot be trusted to hold every key."""
+        return
+
     # --- the state machine -----------------------------------------------------------------
 
     def begin(self, key: str, api_id: str, body: Mapping[str, str]) -> OrderAck | None:
@@ -128,6 +170,7 @@ class OrderLedger(abc.ABC):
             raise KiwoomValidationError("idempotency_key must be a non-empty string")
         digest = fingerprint(api_id, body)
         with self._transaction():
+            self._check_readable()
             entry = self._entries.get(key)
             if entry is not None:
                 if entry.fingerprint != digest:
@@ -159,6 +202,7 @@ class OrderLedger(abc.ABC):
                     state="inflight",
                     sent_at=now,
                     updated_at=now,
+                    trade_date=trade_date(now),
                 )
             )
             return None
@@ -176,16 +220,39 @@ class OrderLedger(abc.ABC):
         self._move(key, "unknown", reason=reason)
 
     def resolve(self, key: str, ord_no: str | None) -> LedgerEntry:
-        """Settle an inflight or unknown entry by hand: ``ord_no`` is the order number found
-        for it (the entry becomes ``done`` and repeats return that number), or None when the
-        order was never placed (the entry becomes ``released`` and the key may be used again
-        with the same body)."""
+        """Settle an unknown entry by hand: ``ord_no`` is the order number found for it (the
+        entry becomes ``done`` and repeats return that number), or None when the order was
+        never placed (the entry becomes ``released`` and the key may be used again with the
+        same body).
+
+        An ``inflight`` entry may be settled only once it is older than
+        :data:`INFLIGHT_TIMEOUT` (its sender died). A ``done`` entry is returned unchanged
+        when ``ord_no`` is its own number or None; ``rejected``, ``released``, a younger
+        inflight entry or another order number for a ``done`` entry raise
+        :class:`IdempotencyError`: none of them is waiting for an answer."""
         with self._transaction():
             entry = self._entries.get(key)
             if entry is None:
                 raise KeyError(key)
             if entry.state == "done":
-                return entry
+                assert entry.ack is not None
+                if ord_no is None or ord_no == entry.ack.ord_no:
+                    return entry
+                raise IdempotencyError(
+                    f"idempotency key {key!r} is already done as order {entry.ack.ord_no}; "
+                    f"not rebinding it to {ord_no}"
+                )
+            if entry.state in ("rejected", "released"):
+                raise IdempotencyError(
+                    f"idempotency key {key!r} is {entry.state}: its order provably was not "
+                    "placed, there is nothing to resolve"
+                )
+            if entry.state == "inflight" and time.time() - entry.sent_at < INFLIGHT_TIMEOUT:
+                raise IdempotencyError(
+                    f"idempotency key {key!r} is still in flight (sent "
+                    f"{time.time() - entry.sent_at:.0f}s ago); it may be resolved after "
+                    f"{INFLIGHT_TIMEOUT:.0f}s"
+                )
             if ord_no is None:
                 return self._store(entry, "released", reason="resolved as never placed")
             ack = OrderAck(
@@ -205,10 +272,16 @@ class OrderLedger(abc.ABC):
         with self._transaction():
             return list(self._entries.values())
 
-    def known_order_numbers(self) -> set[str]:
-        """Order numbers already tied to a key: reconciliation never hands them to another."""
+    def known_order_numbers(self, date: str | None = None) -> set[str]:
+        """Order numbers already tied to a key: reconciliation never hands them to another.
+        ``date`` (YYYYMMDD, KST) keeps those of that trading day only; the broker reuses
+        numbers on other days."""
         with self._transaction():
-            return {e.ack.ord_no for e in self._entries.values() if e.ack is not None}
+            return {
+                e.ack.ord_no
+                for e in self._entries.values()
+                if e.ack is not None and (date is None or e.order_date == date)
+            }
 
     def _move(
         self, key: str, state: LedgerState, *, ack: OrderAck | None = None, reason: str = ""
@@ -216,8 +289,21 @@ class OrderLedger(abc.ABC):
         with self._transaction():
             entry = self._entries.get(key)
             if entry is None:
+                # The inflight record vanished (a replaced or truncated file). Keep the outcome:
+                # the empty fingerprint matches no body, so the key stays blocked rather than
+                # free to send the order again.
                 log.warning("ledger has no entry for key %r; recording %s anyway", key, state)
-                return
+                now = time.time()
+                entry = LedgerEntry(
+                    key=key,
+                    fingerprint="",
+                    api_id=ack.api_id if ack is not None else "",
+                    body={},
+                    state=state,
+                    sent_at=now,
+                    updated_at=now,
+                    trade_date=trade_date(now),
+                )
             self._store(entry, state, ack=ack, reason=reason)
 
     def _store(
@@ -262,7 +348,11 @@ class FileLedger(OrderLedger):
     Every operation takes an exclusive ``fcntl.flock`` on ``<path>.lock``, reads the records
     other processes appended since, decides, appends its own record and fsyncs it before the
     lock is released, so the inflight record is on disk before the order leaves. The last
-    record of a key is its state. A torn last line (a writer died mid-write) is skipped.
+    record of a key is its state. A torn last line (a writer died mid-write, before its fsync
+    returned, so nothing was sent on it) is dropped by the next writer. Any other unreadable
+    line makes :meth:`begin` raise :class:`LedgerCorruptError` for every key until the file is
+    repaired; write the repaired file under a new name and rename it over the old one (a
+    changed inode or a shorter file makes every ledger reread it from the start).
     Use one file per account: keys are not scoped by account.
     """
 
@@ -274,6 +364,8 @@ class FileLedger(OrderLedger):
         self.lock_path = self.path.with_name(self.path.name + ".lock")
         self._offset = 0
         self._torn_tail = False
+        self._identity: tuple[int, int] | None = None
+        self._corrupt = ""
         self._thread_lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -290,21 +382,49 @@ class FileLedger(OrderLedger):
             finally:
                 os.close(fd)  # closing the descriptor releases the lock
 
+    def _check_readable(self) -> None:
+        if self._corrupt:
+            raise LedgerCorruptError(
+                f"{self.path}: {self._corrupt}; refusing every key until the file is "
+                "repaired. Nothing was sent"
+            )
+
     def _refresh(self) -> None:
         try:
             with open(self.path, "rb") as file:
+                stat = os.fstat(file.fileno())
+                identity = (stat.st_dev, stat.st_ino)
+                if self._identity is not None and (
+                    identity != self._identity or stat.st_size < self._offset
+                ):
+                    # Replaced or truncated under us: what we hold may no longer be on disk.
+                    log.warning("%s: the ledger file was replaced; rereading it", self.path)
+                    self._entries.clear()
+                    self._offset = 0
+                    self._corrupt = ""
+                self._identity = identity
                 file.seek(self._offset)
                 data = file.read()
         except FileNotFoundError:
+            if self._identity is not None:
+                log.warning("%s: the ledger file is gone; starting empty", self.path)
+                self._entries.clear()
+                self._identity = None
+                self._offset = 0
+                self._corrupt = ""
             return
         *lines, tail = data.split(b"\n")
+        position = self._offset
         for line in lines:
+            start, position = position, position + len(line) + 1
             if not line.strip():
                 continue
             try:
                 entry = _decode_entry(line)
-            except (msgspec.DecodeError, msgspec.ValidationError):
-                log.warning("%s: skipping an unreadable ledger record", self.path)
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                if not self._corrupt:
+                    self._corrupt = f"unreadable record at byte {start} ({exc})"
+                    log.error("%s: %s", self.path, self._corrupt)
                 continue
             self._entries[entry.key] = entry
         self._offset += len(data) - len(tail)
@@ -314,14 +434,18 @@ class FileLedger(OrderLedger):
         created = not self.path.exists()
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
-            record = _encode(entry) + b"\n"
             if self._torn_tail:
-                # End the torn line so that it stays one unreadable record, not a prefix of ours.
-                record = b"\n" + record
-            os.write(fd, record)
+                # Its writer died before its fsync returned (it held the lock we hold now), so
+                # nothing was sent on it. Cutting it off keeps every unreadable line a sign of
+                # real damage.
+                log.warning("%s: dropping a torn last record", self.path)
+                os.ftruncate(fd, self._offset)
+            os.write(fd, _encode(entry) + b"\n")
             os.fsync(fd)
             self._offset = os.lseek(fd, 0, os.SEEK_END)
             self._torn_tail = False
+            stat = os.fstat(fd)
+            self._identity = (stat.st_dev, stat.st_ino)
         finally:
             os.close(fd)
         if created:

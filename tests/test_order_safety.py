@@ -7,11 +7,13 @@ import asyncio
 import os
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Mapping
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from kiwoom_async import (
@@ -28,7 +30,13 @@ from kiwoom_async import (
     OrderStatusUnknownError,
     RealOrderNotAllowedError,
 )
-from kiwoom_async.ledger import fingerprint
+from kiwoom_async.ledger import (
+    INFLIGHT_TIMEOUT,
+    LedgerCorruptError,
+    LedgerEntry,
+    fingerprint,
+    trade_date,
+)
 from kiwoom_async.testing import Simulator
 
 from .conftest import seconds
@@ -78,6 +86,8 @@ BAD_ORDERS: list[tuple[str, str, tuple[Any, ...], dict[str, Any], type[Exception
     ("buy-zero-qty", "buy", ("005930",), MARKET | {"qty": 0}, InvalidOrderError),
     ("buy-negative-qty", "buy", ("005930",), MARKET | {"qty": -2}, InvalidOrderError),
     ("buy-float-qty", "buy", ("005930",), MARKET | {"qty": 1.5}, InvalidOrderError),
+    ("buy-qty-past-the-field", "buy", ("005930",), MARKET | {"qty": 10**12}, InvalidOrderError),
+    ("buy-price-past-the-field", "buy", ("005930",), LIMIT | {"price": 10**12}, InvalidOrderError),
     ("buy-str-qty", "buy", ("005930",), MARKET | {"qty": "1"}, InvalidOrderError),
     ("buy-bool-qty", "buy", ("005930",), MARKET | {"qty": True}, InvalidOrderError),
     ("buy-market-with-price", "buy", ("005930",), MARKET | {"price": 70_000}, InvalidOrderError),
@@ -615,3 +625,222 @@ async def test_a_call_cancelled_while_claiming_its_key_gives_the_key_back(
         assert entry is not None and entry.state == "rejected"
         ack = await kw.order.buy("005930", qty=1, price=None, trde_tp="3", idempotency_key="slow")
     assert [o.ord_no for o in sim.orders] == [ack.ord_no]
+
+
+# --- review fixes: dates, paging, states, damaged files --------------------------------------
+
+YESTERDAY = time.time() - 86_400
+BUY_BODY = {
+    "dmst_stex_tp": "KRX",
+    "stk_cd": "005930",
+    "ord_qty": "1",
+    "ord_uv": "",
+    "trde_tp": "3",
+    "cond_uv": "",
+}
+
+
+def _old_record(key: str, ord_no: str, *, dated: bool) -> bytes:
+    entry = LedgerEntry(
+        key=key,
+        fingerprint=fingerprint("kt10000", BUY_BODY),
+        api_id="kt10000",
+        body=BUY_BODY,
+        state="done",
+        sent_at=YESTERDAY,
+        updated_at=YESTERDAY,
+        ack=OrderAck(api_id="kt10000", ord_no=ord_no),
+        trade_date=trade_date(YESTERDAY) if dated else "",
+    )
+    record = msgspec.json.decode(msgspec.json.encode(entry))
+    if not dated:
+        del record["trade_date"]  # written before the date was kept
+    return msgspec.json.encode(record) + b"\n"
+
+
+@pytest.mark.parametrize("dated", [True, False])
+async def test_reconcile_ignores_yesterdays_order_numbers(
+    sim: Simulator, tmp_path: Path, dated: bool
+) -> None:
+    path = tmp_path / "orders.jsonl"
+    path.write_bytes(_old_record("yesterday", "0000001", dated=dated))
+    async with client(sim, order_ledger=FileLedger(path)) as kw:
+        lost = await _lose_answer(
+            sim, kw.order.buy("005930", qty=1, price=None, trde_tp="3", idempotency_key="today")
+        )
+        assert sim.orders[0].ord_no == "0000001"  # the broker numbers each day afresh
+        result = await kw.order.reconcile(lost, release_if_missing=True)
+        assert result.ord_no == "0000001" and result.complete
+        again = await kw.order.buy(
+            "005930", qty=1, price=None, trde_tp="3", idempotency_key="today"
+        )
+    assert again.replayed and len(sim.orders) == 1
+    ledger = FileLedger(path)
+    assert ledger.known_order_numbers(trade_date(YESTERDAY)) == {"0000001"}
+    assert ledger.known_order_numbers(trade_date(time.time())) == {"0000001"}  # today's own
+    entry = ledger.get("today")
+    assert entry is not None and entry.trade_date == trade_date(time.time())
+
+
+async def test_reconcile_reads_the_history_newest_first_and_stops_at_older_rows(
+    sim: Simulator,
+) -> None:
+    sim.config.recon_page_size = 1
+    async with client(sim) as kw:
+        kw.order.clock_skew = 0.0
+        acks = [
+            await kw.order.buy("005930", qty=q, price=50_000, trde_tp="0") for q in range(1, 26)
+        ]
+        await asyncio.sleep(1.1)  # order times have one-second resolution
+        lost = await _lose_answer(
+            sim, kw.order.cancel(acks[0].ord_no, "005930", idempotency_key="c")
+        )
+        result = await kw.order.reconcile(lost)
+        assert result.ord_no == sim.orders[-1].ord_no and result.complete
+        assert sim.stats.requests_by_api_id["kt00007"] == 2
+        entry = kw.order.ledger.get("c")
+        assert entry is not None and entry.state == "done"
+
+
+async def test_an_incomplete_search_never_releases_the_key(sim: Simulator) -> None:
+    sim.config.recon_page_size = 1
+    async with client(sim) as kw:
+        for q in range(1, 26):
+            await kw.order.buy("005930", qty=q, price=50_000, trde_tp="0")
+        ledger = kw.order.ledger
+        never_sent = BUY_BODY | {"ord_qty": "99"}
+        assert ledger.begin("buy", "kt10000", never_sent) is None
+        ledger.mark_unknown("buy", "timed out")
+        cancel = {"dmst_stex_tp": "KRX", "orig_ord_no": "0000001", "stk_cd": "005930"}
+        assert ledger.begin("cancel", "kt10003", cancel | {"cncl_qty": "7"}) is None
+        ledger.mark_unknown("cancel", "timed out")
+        for key, searched in [("buy", ("ka10075", "ka10076", "kt00007")), ("cancel", ("kt00007",))]:
+            result = await kw.order.reconcile(key, release_if_missing=True)
+            assert not result.found and not result.complete and result.searched == searched
+            entry = ledger.get(key)
+            assert entry is not None and entry.state == "unknown"
+            with pytest.raises(IdempotencyError):
+                ledger.begin(key, entry.api_id, entry.body)
+
+
+async def test_reconcile_of_an_order_sent_on_another_day_reads_that_days_history(
+    sim: Simulator,
+) -> None:
+    async with client(sim) as kw:
+        lost = await _lose_answer(
+            sim, kw.order.buy("005930", qty=2, price=50_000, trde_tp="0", idempotency_key="y")
+        )
+        lost.sent_at = YESTERDAY  # as if sent yesterday: today's identical order is not it
+        result = await kw.order.reconcile(lost, release_if_missing=False)
+    assert result.searched == ("kt00007",) and not result.found and result.complete
+    entry = kw.order.ledger.get("y")
+    assert entry is not None and entry.state == "unknown"
+
+
+async def test_reconcile_leaves_settled_keys_alone(sim: Simulator) -> None:
+    async with client(sim) as kw:
+        placed = await kw.order.buy("005930", qty=1, price=None, trde_tp="3")
+        ledger = kw.order.ledger
+        assert ledger.begin("rejected", "kt10000", BUY_BODY) is None
+        ledger.reject("rejected", "refused")
+        assert ledger.begin("released", "kt10000", BUY_BODY) is None
+        ledger.mark_unknown("released", "lost")
+        ledger.resolve("released", None)
+        for key in ("rejected", "released"):
+            result = await kw.order.reconcile(key)
+            assert result.ord_no == placed.ord_no  # it is reported, not recorded
+            entry = ledger.get(key)
+            assert entry is not None and entry.state == key
+        assert ledger.begin("young", "kt10000", BUY_BODY) is None
+        result = await kw.order.reconcile("young")
+        assert result.ord_no == placed.ord_no
+        entry = ledger.get("young")
+        assert entry is not None and entry.state == "inflight"  # its sender may still be at it
+
+
+def test_resolve_settles_only_entries_awaiting_an_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    ledger = MemoryLedger()
+    for key in ("rejected", "released", "done", "inflight"):
+        assert ledger.begin(key, "kt10000", BUY_BODY) is None
+    ledger.reject("rejected", "refused")
+    ledger.mark_unknown("released", "lost")
+    ledger.resolve("released", None)
+    ledger.finish("done", OrderAck(api_id="kt10000", ord_no="0000005"))
+    for key in ("rejected", "released", "inflight"):
+        with pytest.raises(IdempotencyError):
+            ledger.resolve(key, "0000009")
+    with pytest.raises(IdempotencyError):
+        ledger.resolve("done", "0000009")
+    assert ledger.resolve("done", "0000005").state == "done"
+    later = time.time() + INFLIGHT_TIMEOUT + 1
+    monkeypatch.setattr("kiwoom_async.ledger.time.time", lambda: later)
+    assert ledger.resolve("inflight", "0000009").state == "done"
+
+
+def test_file_ledger_refuses_every_key_after_an_unreadable_record(tmp_path: Path) -> None:
+    path = tmp_path / "orders.jsonl"
+    ledger = FileLedger(path)
+    assert ledger.begin("k", "kt10000", BUY_BODY) is None
+    ledger.mark_unknown("k", "lost")
+    lines = path.read_bytes().split(b"\n")
+    lines[1] = lines[1].replace(b'"state":"unknown"', b'"state":"unknowx"')
+    damaged = tmp_path / "damaged.jsonl"
+    damaged.write_bytes(b"\n".join(lines))
+    os.replace(damaged, path)
+    for key in ("k", "other"):
+        with pytest.raises(LedgerCorruptError):
+            FileLedger(path).begin(key, "kt10000", BUY_BODY)
+        with pytest.raises(LedgerCorruptError):
+            ledger.begin(key, "kt10000", BUY_BODY)  # the old view rereads the new file too
+    repaired = tmp_path / "repaired.jsonl"
+    repaired.write_bytes(b"\n".join([*lines[:1], b""]))
+    os.replace(repaired, path)
+    with pytest.raises(IdempotencyError, match="in flight"):
+        ledger.begin("k", "kt10000", BUY_BODY)
+    assert ledger.begin("other", "kt10000", BUY_BODY) is None
+
+
+def test_file_ledger_rereads_a_truncated_file(tmp_path: Path) -> None:
+    path = tmp_path / "orders.jsonl"
+    ledger = FileLedger(path)
+    assert ledger.begin("k", "kt10000", BUY_BODY) is None
+    ledger.mark_unknown("k", "lost")
+    first = path.read_bytes().split(b"\n")[0] + b"\n"
+    with open(path, "r+b") as file:  # rewritten in place, shorter
+        file.truncate(0)
+        file.write(first)
+    entry = ledger.get("k")
+    assert entry is not None and entry.state == "inflight"
+
+
+def test_a_state_change_for_a_vanished_entry_is_recorded() -> None:
+    ledger = MemoryLedger()
+    ledger.finish("ghost", OrderAck(api_id="kt10000", ord_no="0000003"))
+    entry = ledger.get("ghost")
+    assert entry is not None and entry.state == "done"
+    with pytest.raises(IdempotencyError):
+        ledger.begin("ghost", "kt10000", BUY_BODY)  # never free to send again
+
+
+async def test_a_cancelled_send_records_off_the_loop_and_keeps_the_cancellation(
+    sim: Simulator, tmp_path: Path
+) -> None:
+    threads: list[int] = []
+
+    class BrokenLedger(FileLedger):
+        def mark_unknown(self, key: str, reason: str) -> None:
+            threads.append(threading.get_ident())
+            raise OSError("disk full")
+
+    async with client(sim, order_ledger=BrokenLedger(tmp_path / "orders.jsonl")) as kw:
+        await kw.tokens.token()
+        sim.config.latency = seconds(0.3)
+        task = asyncio.create_task(
+            kw.order.buy("005930", qty=1, price=None, trde_tp="3", idempotency_key="a")
+        )
+        await asyncio.sleep(seconds(0.1))
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await asyncio.sleep(seconds(0.2))
+    assert threads and threads[0] != threading.get_ident()

@@ -753,7 +753,7 @@ async def test_gold_order_views_reflect_gold_orders_only(
     other = await issue(http, sim, "someone-else", "pw")
     await call(http, sim, "kt50000", gold_limit(price - 5_000, qty=1), other)  # 0000006
 
-    history = EXAMPLES["kt50031"].request | {"stk_cd": ""}
+    history = EXAMPLES["kt50031"].request | {"stk_cd": "", "ord_dt": ""}  # any day
     rows = (await call(http, sim, "kt50031", history, token)).body["acnt_ord_cntr_prps_dtl"]
     assert [r["ord_no"] for r in rows] == ["0000002", "0000003", "0000005"]
     assert all(set(r) == _spec_fields("kt50031", "acnt_ord_cntr_prps_dtl") for r in rows)

@@ -31,13 +31,14 @@ import msgspec
 
 from ..auth import KST
 from ..errors import (
+    IdempotencyError,
     InvalidOrderError,
     KiwoomValidationError,
     OrderStatusUnknownError,
     RealOrderNotAllowedError,
 )
-from ..ledger import MemoryLedger, OrderAck, OrderLedger
-from ..models._convert import TRRequest
+from ..ledger import MemoryLedger, OrderAck, OrderLedger, trade_date
+from ..models._convert import TRRequest, TRResponse
 from ..models.order import (
     GoldSpotBuyOrderRequest,
     GoldSpotCancelOrderRequest,
@@ -49,7 +50,7 @@ from ..models.order import (
     StockSellOrderRequest,
 )
 from ..rest import RestSession
-from ._base import TRGroup, check_stock_code
+from ._base import TRGroup, TypedPager, check_stock_code
 from .account import AccountAPI
 
 __all__ = [
@@ -66,6 +67,7 @@ __all__ = [
 log = logging.getLogger("kiwoom_async.order")
 
 _T = TypeVar("_T")
+_P = TypeVar("_P", bound=TRResponse)
 
 StockTradeType = Literal[
     "0", "3", "5", "81", "61", "62", "6", "7", "10", "13", "16", "20", "23", "26", "28", "29",
@@ -99,8 +101,11 @@ def _side_filter(side: str) -> _SideFilter:
     return "2" if side == _BUY else "1" if side == _SELL else "0"
 
 
-# How many pages of order lists reconciliation reads at most per TR.
+# How many pages of order lists reconciliation reads at most per TR; a search cut short by
+# it is reported as incomplete and settles nothing.
 _RECONCILE_PAGES = 20
+# The order fields are 12 characters wide in the spec.
+_FIELD_MAX: Final = 10**12 - 1
 
 
 class Reconciliation(msgspec.Struct, frozen=True, kw_only=True):
@@ -114,6 +119,9 @@ class Reconciliation(msgspec.Struct, frozen=True, kw_only=True):
     searched: tuple[str, ...]
     """The TR ids that were read."""
     idempotency_key: str | None = None
+    complete: bool = True
+    """False when an order list had pages left unread (the page limit): an order may be
+    among them, so the ledger entry was left as it was, whatever ``candidates`` holds."""
 
     @property
     def found(self) -> bool:
@@ -153,6 +161,9 @@ class OrderAPI(TRGroup):
             rest.allow_real_orders = True
         self.clock_skew = clock_skew
         self._account = AccountAPI(rest)
+        # Ledger writes left running in worker threads by cancelled calls; held here so that
+        # they are not garbage-collected before they finish.
+        self._background: set[asyncio.Future[Any]] = set()
 
     @property
     def allow_real_orders(self) -> bool:
@@ -379,18 +390,22 @@ class OrderAPI(TRGroup):
         request's, it is a new order (modify/cancel: it refers to the same original order and
         is a modify/cancel of it), its order time is no earlier than the send time minus
         ``clock_skew`` (when the send time is known), and its number is not already tied to
-        another idempotency key in the ledger. New stock orders are looked up in open orders
-        (ka10075) and filled orders (ka10076), then in the full order history (kt00007) if
-        neither has them; modify/cancel in kt00007; gold orders in kt50031.
+        another idempotency key for the same trading day (KST) in the ledger. New stock orders
+        sent today are looked up in open orders (ka10075) and filled orders (ka10076), then in
+        the order history (kt00007) if neither has them; new stock orders sent on another day,
+        and every modify/cancel, in kt00007 for the send date; gold orders in kt50031. The
+        histories are read newest first and stop at rows older than the send time.
 
         Limits: an identical order placed in the same window by hand or by another program
-        matches too (the result is then ``ambiguous`` and nothing is decided for you);
-        ka10075/ka10076 cover today only; order lists are read up to a bounded number of
-        pages.
+        matches too (the result is then ``ambiguous`` and nothing is decided for you); order
+        lists are read up to a bounded number of pages, and a search cut short is reported
+        with ``complete=False`` and settles nothing.
 
-        When exactly one order matches and the order had an idempotency key, its ledger
-        entry becomes ``done`` with that order number. When nothing matches the entry is left
-        as it is, unless ``release_if_missing`` frees the key for a new attempt.
+        Only an ``unknown`` entry, or an ``inflight`` one older than
+        :data:`~kiwoom_async.ledger.INFLIGHT_TIMEOUT`, is settled: when exactly one order
+        matches it becomes ``done`` with that order number; when nothing matches it is left
+        as it is, unless ``release_if_missing`` frees the key for a new attempt. Other
+        entries are reported on and left alone.
         """
         key: str | None
         if isinstance(target, OrderStatusUnknownError):
@@ -411,72 +426,107 @@ class OrderAPI(TRGroup):
         else:
             raise TypeError("reconcile takes an OrderStatusUnknownError or an idempotency key")
 
-        taken = await self._ledger(self.ledger.known_order_numbers)
+        today = trade_date(time.time())
+        # Without a send time (an error raised outside this API) assume today, as the caller
+        # reconciles right after the loss.
+        order_date = trade_date(sent_at) if sent_at is not None else today
+        taken = await self._ledger(self.ledger.known_order_numbers, order_date)
         match = _Matcher(api_id, body, self._earliest_time(sent_at), taken)
-        order_date = _kst(sent_at).strftime("%Y%m%d") if sent_at is not None else ""
         searched: list[str] = []
         found: list[str] = []
+        complete = True
         if api_id in ("kt10000", "kt10001"):
-            side_filter = _side_filter(match.side)
-            code = body.get("stk_cd", "")
-            searched.append("ka10075")
-            async for page in self._account.open_orders(
-                all_stk_tp="1", trde_tp=side_filter, stk_cd=code, max_pages=_RECONCILE_PAGES
-            ):
-                found += match.rows(
-                    page.oso, time_of=lambda r: r.tm, orig_of=lambda r: r.orig_ord_no
+            # ka10075/ka10076 list today's orders only, and their times carry no date.
+            need_history = order_date != today
+            if not need_history:
+                side_filter = _side_filter(match.side)
+                code = body.get("stk_cd", "")
+                searched.append("ka10075")
+                open_found, open_complete = await _scan(
+                    self._account.open_orders(
+                        all_stk_tp="1", trde_tp=side_filter, stk_cd=code, max_pages=_RECONCILE_PAGES
+                    ),
+                    lambda page: match.rows(
+                        page.oso, time_of=lambda r: r.tm, orig_of=lambda r: r.orig_ord_no
+                    ),
                 )
-            searched.append("ka10076")
-            async for filled in self._account.filled_orders(
-                qry_tp="1", sell_tp=side_filter, stk_cd=code, max_pages=_RECONCILE_PAGES
-            ):
-                found += match.rows(
-                    filled.cntr, time_of=lambda r: r.ord_tm, orig_of=lambda r: r.orig_ord_no
+                searched.append("ka10076")
+                fill_found, fill_complete = await _scan(
+                    self._account.filled_orders(
+                        qry_tp="1", sell_tp=side_filter, stk_cd=code, max_pages=_RECONCILE_PAGES
+                    ),
+                    lambda page: match.rows(
+                        page.cntr, time_of=lambda r: r.ord_tm, orig_of=lambda r: r.orig_ord_no
+                    ),
                 )
-        if api_id.startswith("kt1") and not found:
+                found += open_found + fill_found
+                complete = open_complete and fill_complete
+                need_history = not found or not complete
+        else:
+            need_history = api_id.startswith("kt1")
+        if need_history:
             searched.append("kt00007")
-            async for history in self._account.order_history(
-                ord_dt=order_date,
-                sell_tp=_side_filter(match.side),
-                stk_cd=body.get("stk_cd", ""),
-                max_pages=_RECONCILE_PAGES,
-            ):
-                found += match.rows(
-                    history.acnt_ord_cntr_prps_dtl,
+            found_here, complete = await _scan(
+                self._account.order_history(
+                    ord_dt=order_date,
+                    qry_tp="2",  # newest first: the order sought is among the first rows
+                    sell_tp=_side_filter(match.side),
+                    stk_cd=body.get("stk_cd", ""),
+                    max_pages=_RECONCILE_PAGES,
+                ),
+                lambda page: match.rows(
+                    page.acnt_ord_cntr_prps_dtl,
                     time_of=lambda r: r.ord_tm,
                     orig_of=lambda r: r.ori_ord,
                     action_of=lambda r: r.mdfy_cncl,
                     price_of=lambda r: r.ord_uv,
-                )
+                ),
+                stop=lambda page: match.older([r.ord_tm for r in page.acnt_ord_cntr_prps_dtl]),
+            )
+            found += found_here
         if api_id.startswith("kt5"):
             searched.append("kt50031")
             gold_code = body.get("stk_cd", "")
             listed_code = cast(GoldCodeFilter, gold_code if gold_code in GOLD_CODES else "")
-            async for gold in self._account.gold_order_history(
-                ord_dt=order_date,
-                sell_tp=_side_filter(match.side),
-                stk_cd=listed_code,
-                max_pages=_RECONCILE_PAGES,
-            ):
-                found += match.rows(
-                    gold.acnt_ord_cntr_prps_dtl,
+            found, complete = await _scan(
+                self._account.gold_order_history(
+                    ord_dt=order_date,
+                    qry_tp="2",
+                    sell_tp=_side_filter(match.side),
+                    stk_cd=listed_code,
+                    max_pages=_RECONCILE_PAGES,
+                ),
+                lambda page: match.rows(
+                    page.acnt_ord_cntr_prps_dtl,
                     time_of=lambda r: r.ord_tm,
                     orig_of=lambda r: r.ori_ord,
                     action_of=lambda r: r.mdfy_cncl,
                     price_of=lambda r: r.ord_uv,
-                )
+                ),
+                stop=lambda page: match.older([r.ord_tm for r in page.acnt_ord_cntr_prps_dtl]),
+            )
 
         result = Reconciliation(
             api_id=api_id,
             candidates=tuple(dict.fromkeys(found)),
             searched=tuple(searched),
             idempotency_key=key,
+            complete=complete,
         )
-        if key is not None and await self._ledger(self.ledger.get, key) is not None:
-            if result.ord_no is not None:
-                await self._ledger(self.ledger.resolve, key, result.ord_no)
-            elif not result.found and release_if_missing:
-                await self._ledger(self.ledger.resolve, key, None)
+        if key is not None:
+            if not complete:
+                log.warning(
+                    "%s: order lists had more than %d pages; key %r left as it is",
+                    api_id,
+                    _RECONCILE_PAGES,
+                    key,
+                )
+            elif result.ord_no is not None or (not result.found and release_if_missing):
+                try:
+                    await self._ledger(self.ledger.resolve, key, result.ord_no)
+                except (KeyError, IdempotencyError) as exc:
+                    # Only an entry still waiting for its answer is settled here.
+                    log.warning("%s: key %r not settled: %s", api_id, key, exc)
         if result.ambiguous:
             log.warning(
                 "%s: %d orders match a lost order; not deciding which: %s",
@@ -614,13 +664,19 @@ class OrderAPI(TRGroup):
             raise
         except BaseException:
             # Cancelled. Once the request may be on the wire its fate is unknown; before that
-            # nothing was placed and the key is free again. Recorded synchronously, since this
-            # task may not get to await anything more.
+            # nothing was placed and the key is free again. Not awaited: this task may not get
+            # to await anything more.
             if idempotency_key is not None:
                 if may_have_left:
-                    self.ledger.mark_unknown(idempotency_key, "cancelled while the order was sent")
+                    self._record_soon(
+                        self.ledger.mark_unknown,
+                        idempotency_key,
+                        "cancelled while the order was sent",
+                    )
                 else:
-                    self.ledger.reject(idempotency_key, "cancelled before the order was sent")
+                    self._record_soon(
+                        self.ledger.reject, idempotency_key, "cancelled before the order was sent"
+                    )
             raise
         answer = response.body
         ack = OrderAck(
@@ -651,7 +707,35 @@ class OrderAPI(TRGroup):
 
     def _give_back(self, key: str, claim: asyncio.Future[OrderAck | None]) -> None:
         if not claim.cancelled() and claim.exception() is None and claim.result() is None:
-            self.ledger.reject(key, "cancelled before the order was sent")
+            self._record_soon(self.ledger.reject, key, "cancelled before the order was sent")
+
+    def _record_soon(self, operation: Callable[..., object], *args: Any) -> None:
+        """Record a state change from a path that cannot await (a cancellation, a callback).
+
+        A memory ledger records at once; a blocking one in a worker thread, submitted now so
+        that it runs even if the loop stops first (the loop waits for its executor on close).
+        A failure is logged: the exception being raised must stay the caller's. Until the
+        record lands the key stays ``inflight``, which blocks repeats just the same."""
+        if not self.ledger.blocking:
+            try:
+                operation(*args)
+            except Exception:
+                log.exception("ledger: could not record %s%r", operation.__name__, args)
+            return
+        future = asyncio.get_running_loop().run_in_executor(None, operation, *args)
+        self._background.add(future)
+
+        def settled(done: asyncio.Future[object]) -> None:
+            self._background.discard(done)
+            if not done.cancelled() and done.exception() is not None:
+                log.error(
+                    "ledger: could not record %s%r",
+                    operation.__name__,
+                    args,
+                    exc_info=done.exception(),
+                )
+
+        future.add_done_callback(settled)
 
     async def _ledger(self, operation: Callable[..., _T], *args: Any) -> _T:
         if self.ledger.blocking:
@@ -677,6 +761,8 @@ def _quantity(api_id: str, field: str, qty: object, *, allow_zero: bool) -> int:
     if qty < 0 or (qty == 0 and not allow_zero):
         floor = "zero or more (0: all that is left)" if allow_zero else "above zero"
         raise InvalidOrderError(api_id, field, f"quantity must be {floor}, not {qty}")
+    if qty > _FIELD_MAX:
+        raise InvalidOrderError(api_id, field, f"quantity must be at most {_FIELD_MAX}, not {qty}")
     return qty
 
 
@@ -685,6 +771,8 @@ def _positive(api_id: str, field: str, price: object) -> int:
         raise InvalidOrderError(api_id, field, f"price must be an int in KRW, not {price!r}")
     if price <= 0:
         raise InvalidOrderError(api_id, field, f"price must be above zero, not {price}")
+    if price > _FIELD_MAX:
+        raise InvalidOrderError(api_id, field, f"price must be at most {_FIELD_MAX}, not {price}")
     return price
 
 
@@ -721,6 +809,21 @@ def _plain_code(code: str) -> str:
     return code[1:] if len(code) == 7 and code[0].isalpha() else code
 
 
+async def _scan(
+    pager: TypedPager[_P],
+    match: Callable[[_P], list[str]],
+    stop: Callable[[_P], bool] | None = None,
+) -> tuple[list[str], bool]:
+    """The matches in an order list and whether the list was read to its end (or to rows
+    older than any match can be, for a newest-first list with ``stop``)."""
+    found: list[str] = []
+    async for page in pager:
+        found += match(page)
+        if stop is not None and stop(page):
+            return found, True
+    return found, not pager.has_more
+
+
 class _Matcher:
     """The matching rule of :meth:`OrderAPI.reconcile` for one lost request."""
 
@@ -743,6 +846,12 @@ class _Matcher:
             self.action = ""
             self.qty = int(body.get("ord_qty") or 0)
             self.price = int(body.get("ord_uv") or 0)
+
+    def older(self, times: Iterable[str]) -> bool:
+        """Whether a newest-first list has reached rows sent before any match can be."""
+        if not self.earliest:
+            return False
+        return any(len(c) == 6 and c < self.earliest for c in map(_digits, times))
 
     def rows(
         self,

@@ -487,10 +487,14 @@ class _RestHandler:
         only = normalize_code(str(body.get("stk_cd") or ""))
         start = str(body.get("fr_ord_no") or "").strip()
         stex = str(body.get("dmst_stex_tp") or "%")
+        # kt50075 lists the orders still working, whatever day they were placed.
+        day = "" if unfilled_only else str(body.get("ord_dt") or "").strip()
         unfilled = unfilled_only or qry_tp == "3"
         selected = []
         for order in orders:
             if (only and order.stk_cd != only) or (side and order.side != side):
+                continue
+            if day and _kst_date(order.received_at) != day:
                 continue
             if start.isdigit() and int(order.ord_no) < int(start):
                 continue
@@ -770,3 +774,8 @@ def _step_back(key: str, base: str, step: int, value: str) -> str:
     except ValueError:
         return value
     return value
+
+
+def _kst_date(timestamp: float) -> str:
+    """YYYYMMDD in Korea of a ``time.time()`` value: the order date history queries filter on."""
+    return (datetime.fromtimestamp(timestamp, UTC).replace(tzinfo=None) + KST).strftime("%Y%m%d")
