@@ -20,6 +20,7 @@ from .errors import (
     KiwoomError,
     KiwoomTimeoutError,
     KiwoomValidationError,
+    LedgerCorruptError,
     LoginRefusedError,
     MalformedResponseError,
     OrderRejectedError,
@@ -38,7 +39,7 @@ from .ratelimit import RateLimiter, RateLimits
 from .realtime import RealtimeSession, RealtimeStats
 from .registry import REGISTRY, TRSpec
 from .rest import Pager, Response, RestSession
-from .retry import RetryPolicy
+from .retry import Backoff, RetryPolicy
 
 __version__ = "0.1.0.dev0"
 
@@ -47,6 +48,7 @@ __all__ = [
     "APIError",
     "AccountAPI",
     "AuthError",
+    "Backoff",
     "ChartAPI",
     "ConnectionClosedError",
     "EventQueueOverflowError",
@@ -58,6 +60,7 @@ __all__ = [
     "KiwoomError",
     "KiwoomTimeoutError",
     "KiwoomValidationError",
+    "LedgerCorruptError",
     "LedgerEntry",
     "LoginRefusedError",
     "MalformedResponseError",

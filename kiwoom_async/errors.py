@@ -141,6 +141,12 @@ class IdempotencyError(KiwoomError):
     still unresolved."""
 
 
+class LedgerCorruptError(IdempotencyError):
+    """A ledger record other than a torn last one cannot be read. Every key is refused until
+    the file is repaired: the unreadable record may be the one that blocks a key whose order
+    may already be placed."""
+
+
 # --- realtime -----------------------------------------------------------------------------
 
 

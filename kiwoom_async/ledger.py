@@ -45,7 +45,7 @@ from typing import Any, ClassVar, Literal
 
 import msgspec
 
-from .errors import IdempotencyError, KiwoomValidationError
+from .errors import IdempotencyError, KiwoomValidationError, LedgerCorruptError
 
 __all__ = [
     "INFLIGHT_TIMEOUT",
@@ -60,12 +60,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("kiwoom_async.ledger")
-
-
-class LedgerCorruptError(IdempotencyError):
-    """A ledger record other than a torn last one cannot be read. Every key is refused until
-    the file is repaired: the unreadable record may be the one that blocks a key whose order
-    may already be placed."""
 
 
 LedgerState = Literal["inflight", "done", "rejected", "unknown", "released"]
