@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_SPEC = Path("/work/shared/kiwoom-api/spec.json")
+DEFAULT_SPEC = ROOT.parent / "shared" / "kiwoom-api" / "spec.json"
 OUT = ROOT / "kiwoom_async" / "testing" / "_examples.json"
 
 # Order TRs whose allowed trde_tp / dmst_stex_tp values the simulator enforces.

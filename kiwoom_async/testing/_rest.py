@@ -388,10 +388,7 @@ class _RestHandler:
         for order in reversed(orders):
             if order.status != "open" or order.remaining_qty <= 0:
                 continue
-            if (only and order.stk_cd != only) or (side and order.side != side):
-                continue
-            code, text, sor = _EXCHANGE_CODE.get(order.dmst_stex_tp, ("1", "KRX", "N"))
-            if stex in ("1", "2") and code != stex:
+            if not _selected(order, only, side, stex):
                 continue
             tick = self.state.market.snapshot(order.stk_cd)
             ref = tick.prev_close
@@ -423,11 +420,8 @@ class _RestHandler:
                     "tdy_trde_cmsn": "0",
                     "tdy_trde_tax": "0",
                     "ind_invsr": "",
-                    "stex_tp": code,
-                    "stex_tp_txt": text,
-                    "sor_yn": sor,
-                    "stop_pric": str(order.cond_price) if order.cond_price else "",
                 }
+                | _exchange_fields(order)
             )
         return rows
 
@@ -442,12 +436,9 @@ class _RestHandler:
         for order in reversed(orders):
             if order.filled_qty <= 0:
                 continue
-            if (only and order.stk_cd != only) or (side and order.side != side):
+            if not _selected(order, only, side, stex):
                 continue
             if anchor.isdigit() and int(order.ord_no) >= int(anchor):
-                continue
-            code, text, sor = _EXCHANGE_CODE.get(order.dmst_stex_tp, ("1", "KRX", "N"))
-            if stex in ("1", "2") and code != stex:
                 continue
             rows.append(
                 {
@@ -466,11 +457,8 @@ class _RestHandler:
                     "orig_ord_no": order.orig_ord_no or "0000000",
                     "ord_tm": order.ord_time,
                     "stk_cd": order.stk_cd,
-                    "stex_tp": code,
-                    "stex_tp_txt": text,
-                    "sor_yn": sor,
-                    "stop_pric": str(order.cond_price) if order.cond_price else "",
                 }
+                | _exchange_fields(order)
             )
         return rows
 
@@ -617,6 +605,25 @@ def _trade_type_text(order: OrderRecord) -> str:
     if order.is_gold:
         return _GOLD_TRADE_TYPE_TEXT.get(order.trde_tp, "지정가")
     return TRADE_TYPE_TEXT.get(order.trde_tp, "보통")
+
+
+def _selected(order: OrderRecord, only: str, side: str, stex: str) -> bool:
+    """The stock, side and exchange filters the open/filled-orders TRs share."""
+    if (only and order.stk_cd != only) or (side and order.side != side):
+        return False
+    code = _EXCHANGE_CODE.get(order.dmst_stex_tp, ("1", "KRX", "N"))[0]
+    return stex not in ("1", "2") or code == stex
+
+
+def _exchange_fields(order: OrderRecord) -> dict[str, str]:
+    """The exchange and stop-price fields that close ka10075 and ka10076 rows."""
+    code, text, sor = _EXCHANGE_CODE.get(order.dmst_stex_tp, ("1", "KRX", "N"))
+    return {
+        "stex_tp": code,
+        "stex_tp_txt": text,
+        "sor_yn": sor,
+        "stop_pric": str(order.cond_price) if order.cond_price else "",
+    }
 
 
 def _order_state(order: OrderRecord) -> dict[str, str]:
