@@ -8,7 +8,8 @@ import enum
 import weakref
 from typing import Any, Final
 
-from ._env import Env, check_env, ws_url, ws_url_for
+from ._env import Env, check_env, ws_url_for
+from ._env import ws_url as default_ws_url
 from .api import AccountAPI, ChartAPI, OrderAPI, QuoteAPI
 from .auth import TokenManager
 from .ledger import OrderLedger
@@ -71,7 +72,7 @@ class Kiwoom:
         # WebSocket host: the WebSocket is assumed on the same host and port.
         if ws_url is None and base_url is not None:
             ws_url = ws_url_for(base_url)
-        self.ws_url = _ws_url(self.env, ws_url)
+        self.ws_url = default_ws_url(self.env, ws_url)
         self._realtime: weakref.WeakSet[RealtimeSession] = weakref.WeakSet()
         self.quote = QuoteAPI(self.rest)
         self.order = OrderAPI(self.rest, ledger=order_ledger, allow_real_orders=allow_real_orders)
@@ -113,6 +114,3 @@ class Kiwoom:
             await self.rest.aclose()
         finally:
             await self.tokens.aclose()
-
-
-_ws_url = ws_url

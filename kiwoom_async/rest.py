@@ -255,11 +255,8 @@ class RestSession:
         spec = lookup(api_id)
         if spec.category == "auth":
             raise KiwoomValidationError(f"{api_id} is a token TR: use TokenManager")
-        if spec.is_order and self.tokens.env == "real" and not self.allow_real_orders:
-            raise RealOrderNotAllowedError(
-                f"{api_id}: real-money orders are off; build the client with "
-                "allow_real_orders=True to send them. Nothing was sent."
-            )
+        if spec.is_order:
+            self.check_order_allowed(api_id)
         if body is None:
             body = {}
         elif not isinstance(body, Mapping):
@@ -274,6 +271,15 @@ class RestSession:
         if url is None:
             url = self._urls[spec.path] = URL(self.base_url + spec.path)
         return _Prepared(spec, body, payload, url)
+
+    def check_order_allowed(self, api_id: str) -> None:
+        """Raise :class:`RealOrderNotAllowedError` for an order on env="real" without
+        ``allow_real_orders``: the one place the real-money rule lives."""
+        if self.tokens.env == "real" and not self.allow_real_orders:
+            raise RealOrderNotAllowedError(
+                f"{api_id}: real-money orders are off; build the client with "
+                "allow_real_orders=True to send them. Nothing was sent."
+            )
 
     async def _acquire(self, spec: TRSpec) -> None:
         if self._key_limiter is not None:

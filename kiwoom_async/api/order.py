@@ -35,7 +35,6 @@ from ..errors import (
     InvalidOrderError,
     KiwoomValidationError,
     OrderStatusUnknownError,
-    RealOrderNotAllowedError,
 )
 from ..ledger import MemoryLedger, OrderAck, OrderLedger, trade_date
 from ..models._convert import TRRequest, TRResponse
@@ -539,11 +538,8 @@ class OrderAPI(TRGroup):
     # --- the shared path -----------------------------------------------------------------
 
     def _guard(self, api_id: str) -> None:
-        if self.rest.tokens.env == "real" and not self.allow_real_orders:
-            raise RealOrderNotAllowedError(
-                f"{api_id}: real-money orders are off; build the client with "
-                "allow_real_orders=True to send them. Nothing was sent."
-            )
+        # Before any validation or ledger write: a refused order leaves no trace.
+        self.rest.check_order_allowed(api_id)
 
     def _exchange(self, api_id: str, exchange: object) -> str:
         if not isinstance(exchange, str) or exchange not in EXCHANGES:
