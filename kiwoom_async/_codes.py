@@ -20,7 +20,7 @@ RC_AUTH = 3
 RC_RATE_LIMIT = 5
 RC_ORDER_REJECTED = 20
 
-_DETAIL = re.compile(r"\[(\d{4})[:\]]|CODE=(\d{3,6})")
+_DETAIL = re.compile(r"\[(\d{3,6})\s*[:\]]|CODE\s*=\s*(\d{3,6})")
 
 
 class Outcome(enum.Enum):

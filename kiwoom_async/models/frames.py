@@ -35,12 +35,12 @@ Encoding client frames
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias, get_args
 
 import msgspec
 
+from .. import _codes
 from ..errors import KiwoomValidationError, RealtimeError
 from .numbers import stock_code
 from .realtime import EVENT_TYPES, RawEvent, RealItem, RealtimeEvent, TypedEvent
@@ -94,8 +94,6 @@ class FrameDecodeError(RealtimeError, ValueError):
 
 # --- server frames ------------------------------------------------------------------------
 
-_DETAIL_CODE = re.compile(r"CODE\s*=\s*(\d+)|\[(\d+)\s*:")
-
 
 class _Reply(msgspec.Struct, gc=False):
     """Fields every reply to a client request shares."""
@@ -107,13 +105,7 @@ class _Reply(msgspec.Struct, gc=False):
     @property
     def return_code(self) -> int:
         """The reply code as an int; -1 when the server sent text that is not a number."""
-        code = self.raw_return_code
-        if isinstance(code, int):
-            return code
-        try:
-            return int(code)
-        except ValueError:
-            return -1
+        return _codes.return_code(self.raw_return_code)
 
     @property
     def ok(self) -> bool:
@@ -122,10 +114,7 @@ class _Reply(msgspec.Struct, gc=False):
     @property
     def detail_code(self) -> int | None:
         """The code embedded in ``return_msg`` (``CODE=8005`` or ``[8005:...]``), if any."""
-        match = _DETAIL_CODE.search(self.return_msg)
-        if match is None:
-            return None
-        return int(match.group(1) or match.group(2))
+        return _codes.detail_code(self.return_msg)
 
 
 class LoginFrame(_Reply, tag_field="trnm", tag="LOGIN"):
