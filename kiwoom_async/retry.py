@@ -52,6 +52,8 @@ class Backoff:
 
     def delay(self, attempt: int) -> float:
         """Delay before reconnect ``attempt`` (1-based)."""
-        growth: float = self.factor ** (attempt - 1)
+        # The exponent is capped: a session that keeps reconnecting for days reaches
+        # attempts whose plain power overflows a float.
+        growth: float = self.factor ** min(attempt - 1, 64)
         ceiling = min(self.maximum, self.initial * growth)
         return ceiling / 2 + self.rng.uniform(0, ceiling / 2)
