@@ -29,13 +29,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import websockets
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import InvalidHandshake
 
 from . import _codes
 from ._env import ws_url
 from ._queue import EventQueue, OverflowPolicy, QueueStats
 from ._secret import Secret
+from ._wsconn import WsClosedError, WsConnection, open_connection
 from .auth import TokenManager
 from .errors import (
     ConnectionClosedError,
@@ -78,7 +78,7 @@ log = logging.getLogger("kiwoom_async.realtime")
 
 
 class _RedactTokens(logging.Filter):
-    """websockets logs every frame at DEBUG, LOGIN included: mask the token in them."""
+    """The wire log shows every frame at DEBUG, LOGIN included: mask the token in them."""
 
     _TOKEN = re.compile(r'("token"\s*:\s*")[^"\']*')
 
@@ -90,7 +90,7 @@ class _RedactTokens(logging.Filter):
 
 
 wire_log = logging.getLogger("kiwoom_async.realtime.wire")
-"""The WebSocket library's own log (frames at DEBUG), with tokens masked."""
+"""Every frame sent and received, at DEBUG, with tokens masked."""
 wire_log.addFilter(_RedactTokens())
 
 Event = RealtimeEvent | LifecycleEvent
@@ -100,11 +100,11 @@ _ACK_FRAMES = (RegFrame, RemoveFrame, CnsrLstFrame, CnsrReqFrame, CnsrClrFrame)
 REGISTRABLE_TYPES = frozenset(EVENT_TYPES) - {"02"}
 """Types REG accepts; ``02`` (condition hits) comes through :meth:`condition_subscribe`."""
 
-_YIELD_EVERY = 64
-"""Frames the reader decodes in a row before it lets the consumer run."""
-
 _LOGIN_FRAME_CAP = 100
 """Frames tolerated before the LOGIN answer (SYSTEM, PING) before giving up on it."""
+
+_CLOSE_TIMEOUT = 2.0
+"""Seconds the closing handshake may take before the socket is simply dropped."""
 
 
 @dataclass(slots=True)
@@ -168,17 +168,11 @@ class RealtimeSession:
         self.max_attempts = max_attempts
         self.login_timeout = login_timeout
         self.ack_timeout = ack_timeout
-        self._connect_options: dict[str, Any] = {
-            "open_timeout": open_timeout,
-            # Kiwoom keeps the connection alive with its own PING frames, which we echo;
-            # protocol-level pings are off by default, as in the official client.
-            "ping_interval": ws_ping_interval,
-            "compression": None,
-            "max_size": max_frame_size,
-            "max_queue": 1024,
-            "close_timeout": 2.0,
-            "logger": wire_log,
-        }
+        self.open_timeout = open_timeout
+        # Kiwoom keeps the connection alive with its own PING frames, which we echo;
+        # protocol-level pings are off by default, as in the official client.
+        self.ws_ping_interval = ws_ping_interval
+        self.max_frame_size = max_frame_size
         self._queue: EventQueue[Event] = EventQueue(
             queue_size, overflow, priority_maxsize=account_queue_size
         )
@@ -187,9 +181,8 @@ class RealtimeSession:
         self._groups: dict[str, dict[tuple[str, str], None]] = {}
         self._conditions: dict[str, str] = {}  # seq -> stex_tp of realtime condition searches
         self._pending: dict[str, deque[asyncio.Future[Any]]] = {}
-        self._ws: ClientConnection | None = None
+        self._ws: WsConnection | None = None
         self._ready: asyncio.Event | None = None
-        self._write_lock: asyncio.Lock | None = None
         self._task: asyncio.Task[None] | None = None
         self._fatal: BaseException | None = None
         self._closing = False
@@ -213,7 +206,6 @@ class RealtimeSession:
         if self._task is not None:
             return
         self._ready = asyncio.Event()
-        self._write_lock = asyncio.Lock()
         self._task = asyncio.get_running_loop().create_task(self._supervise())
 
     async def aclose(self) -> None:
@@ -347,6 +339,10 @@ class RealtimeSession:
                         raise refused.error from None
                     relogin_used = True  # one immediate LOGIN with a new token
                     continue
+                if self._closing:
+                    # aclose() cancelled us while the connection failed: the TaskGroup
+                    # reported the failure and the cancellation was lost with it.
+                    return
                 if stable is not None:
                     relogin_used = False
                 if stable:
@@ -381,8 +377,13 @@ class RealtimeSession:
         """
         assert self._ready is not None
         try:
-            ws = await connect(self.url, **self._connect_options)
-        except (OSError, TimeoutError, websockets.InvalidHandshake) as exc:
+            ws = await open_connection(
+                self.url,
+                open_timeout=self.open_timeout,
+                max_size=self.max_frame_size,
+                logger=wire_log,
+            )
+        except (OSError, TimeoutError, InvalidHandshake) as exc:
             return f"connect failed: {type(exc).__name__}: {exc}", None
         ready_since: float | None = None
         cause = "connection closed"
@@ -406,10 +407,14 @@ class RealtimeSession:
             self._ws = ws
             ready_since = asyncio.get_running_loop().time()
             self._queue.put_lifecycle(Connected(self.stats.connections))
+            ws.start_delivery(self._on_message)
             async with asyncio.TaskGroup() as group:
                 group.create_task(self._resubscribe(ws))
-                group.create_task(self._read(ws))  # runs until the connection ends
-        except* websockets.ConnectionClosed as closed:
+                if self.ws_ping_interval:
+                    group.create_task(self._keepalive(ws, self.ws_ping_interval))
+                # Raises why the connection ended, a fatal error of _on_message included.
+                group.create_task(ws.wait_closed())
+        except* WsClosedError as closed:
             cause = f"connection closed ({closed.exceptions[0]})"
         except* (OSError, TimeoutError) as failed:
             cause = f"connection failed: {type(failed.exceptions[0]).__name__}"
@@ -423,7 +428,7 @@ class RealtimeSession:
             self._ready.clear()
             self._fail_pending(ConnectionClosedError(f"connection dropped: {cause}"))
             with contextlib.suppress(Exception):
-                await asyncio.shield(ws.close())
+                await asyncio.shield(ws.close(_CLOSE_TIMEOUT))
         if ready_since is None:
             if token is not None:
                 self._note_unanswered_login(token)
@@ -441,11 +446,11 @@ class RealtimeSession:
             self.tokens.invalidate(token.reveal())
             log.info("two connections dropped before the LOGIN answer; using a new token")
 
-    async def _login(self, ws: ClientConnection, token: Secret) -> None:
-        await ws.send(frames.encode_login(token.reveal()), text=True)
+    async def _login(self, ws: WsConnection, token: Secret) -> None:
+        ws.send_text(frames.encode_login(token.reveal()))
         async with asyncio.timeout(self.login_timeout):
             for _ in range(_LOGIN_FRAME_CAP):
-                raw = await ws.recv(decode=False)
+                raw = await ws.recv()
                 try:
                     frame = decode_events(raw)
                 except FrameDecodeError:
@@ -458,13 +463,13 @@ class RealtimeSession:
                         )
                     return
                 if isinstance(frame, PingFrame):
-                    await ws.send(raw, text=True)
+                    ws.send_text(raw)
                     self.stats.pings += 1
                 elif isinstance(frame, SystemFrame):
                     self._on_system(frame)
         raise LoginRefusedError(-1, "no LOGIN answer among the first frames", None)
 
-    async def _resubscribe(self, ws: ClientConnection) -> None:
+    async def _resubscribe(self, ws: WsConnection) -> None:
         """Replay the desired state. A group the server refuses (or never answers) is reported
         in ``Resubscribed.failed`` and logged; it does not end the session."""
         assert self._ready is not None
@@ -482,7 +487,7 @@ class RealtimeSession:
         self._ready.set()
 
     async def _replay(
-        self, ws: ClientConnection, trnm: str, frame: bytes, seq: str | None = None
+        self, ws: WsConnection, trnm: str, frame: bytes, seq: str | None = None
     ) -> bool:
         try:
             await self._request(ws, trnm, frame, seq)
@@ -492,48 +497,52 @@ class RealtimeSession:
             return False
         return True
 
-    async def _read(self, ws: ClientConnection) -> None:
+    def _on_message(self, raw: bytes) -> None:
+        """Every message of a logged-in connection, called by the connection as it reads
+        them: nothing here waits, so PINGs are echoed at once and a slow consumer never
+        holds up the socket (the bounded queue decides what happens to its backlog)."""
         stats = self.stats
-        queue = self._queue
-        recv = ws.recv
-        sleep = asyncio.sleep
-        put_market = queue.put_market
-        keyed = queue.policy == "latest"  # only that policy needs each event's key
-        while True:
-            raw = await recv(decode=False)
-            stats.frames += 1
-            if not stats.frames % _YIELD_EVERY:
-                # recv() does not suspend while frames are buffered; letting the consumer in
-                # now and then keeps the events it reads recent (still in CPU cache).
-                await sleep(0)
-            try:
-                frame = decode_events(raw)
-            except FrameDecodeError as exc:
-                stats.malformed += 1
-                log.warning("malformed frame skipped (%s)", exc)
-                continue
-            if isinstance(frame, list):
-                if type(frame) is SalvagedEvents:
-                    stats.malformed += frame.skipped
-                    log.warning("REAL frame with %d malformed entries skipped", frame.skipped)
-                stats.events += len(frame)
-                for event in frame:
-                    if event.is_account:
-                        queue.put_priority(event)
-                    elif keyed:
-                        put_market(event, (event.type, event.item))
-                    else:
-                        put_market(event)
-            elif isinstance(frame, PingFrame):
-                # Echoed here, at once: never behind the consumer or a full queue.
-                await self._send(ws, raw)
+        stats.frames += 1
+        try:
+            frame = decode_events(raw)
+        except FrameDecodeError as exc:
+            stats.malformed += 1
+            log.warning("malformed frame skipped (%s)", exc)
+            return
+        if isinstance(frame, list):
+            if type(frame) is SalvagedEvents:
+                stats.malformed += frame.skipped
+                log.warning("REAL frame with %d malformed entries skipped", frame.skipped)
+            stats.events += len(frame)
+            queue = self._queue
+            keyed = queue.policy == "latest"  # only that policy needs each event's key
+            for event in frame:
+                if event.is_account:
+                    queue.put_priority(event)
+                elif keyed:
+                    queue.put_market(event, (event.type, event.item))
+                else:
+                    queue.put_market(event)
+        elif isinstance(frame, PingFrame):
+            ws = self._ws
+            if ws is not None:
+                ws.send_text(raw)
                 stats.pings += 1
-            elif isinstance(frame, SystemFrame):
-                self._on_system(frame)
-            elif isinstance(frame, _ACK_FRAMES):
-                self._on_ack(frame)
-            else:
-                stats.unknown += 1
+        elif isinstance(frame, SystemFrame):
+            self._on_system(frame)
+        elif isinstance(frame, _ACK_FRAMES):
+            self._on_ack(frame)
+        else:
+            stats.unknown += 1
+
+    async def _keepalive(self, ws: WsConnection, interval: float) -> None:
+        """Protocol-level pings (off by default): a missing PONG ends the connection."""
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await ws.ping(timeout=interval)
+            except TimeoutError:
+                raise WsClosedError(1011, f"no PONG within {interval} s") from None
 
     def _on_system(self, frame: SystemFrame) -> None:
         log.warning("SYSTEM %s: %s", frame.code, frame.message)
@@ -562,7 +571,7 @@ class RealtimeSession:
 
     # --- requests ------------------------------------------------------------------------
 
-    async def _ready_connection(self, timeout: float) -> ClientConnection:
+    async def _ready_connection(self, timeout: float) -> WsConnection:
         if self._fatal is not None:
             raise self._fatal
         if self._task is None or self._ready is None:
@@ -586,7 +595,7 @@ class RealtimeSession:
             raise ConnectionClosedError(f"not connected after {timeout} s") from None
 
     async def _request(
-        self, ws: ClientConnection, trnm: str, frame: bytes, seq: str | None = None
+        self, ws: WsConnection, trnm: str, frame: bytes, seq: str | None = None
     ) -> Any:
         """Send ``frame`` and wait for its answer. Answers come in request order per ``trnm``
         (per condition ``seq`` for condition search, which the server may answer out of
@@ -596,23 +605,16 @@ class RealtimeSession:
         waiting = self._pending.setdefault(_pending_key(trnm, seq), deque())
         waiting.append(future)
         try:
-            await self._send(ws, frame)
-        except BaseException as exc:
+            ws.send_text(frame)
+        except WsClosedError as exc:
             with contextlib.suppress(ValueError):
                 waiting.remove(future)
-            if isinstance(exc, websockets.ConnectionClosed):
-                raise ConnectionClosedError(f"connection closed before {trnm} was sent") from exc
-            raise
+            raise ConnectionClosedError(f"connection closed before {trnm} was sent") from exc
         try:
             async with asyncio.timeout(self.ack_timeout):
                 return await future
         except TimeoutError:
             raise ConnectionClosedError(f"no {trnm} answer within {self.ack_timeout} s") from None
-
-    async def _send(self, ws: ClientConnection, data: bytes) -> None:
-        assert self._write_lock is not None
-        async with self._write_lock:
-            await ws.send(data, text=True)
 
     def _fail_pending(self, error: BaseException) -> None:
         pending, self._pending = self._pending, {}
