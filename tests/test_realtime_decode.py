@@ -8,6 +8,7 @@ import importlib.util
 import json
 import sys
 import typing
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ import msgspec
 import pytest
 
 from kiwoom_async.errors import KiwoomValidationError, RealtimeError
-from kiwoom_async.models import numbers, realtime
+from kiwoom_async.models import frames, numbers, realtime
 from kiwoom_async.models.frames import (
     SYSTEM_SESSION_TAKEN_OVER,
     CnsrClrFrame,
@@ -44,14 +45,18 @@ from kiwoom_async.models.realtime import (
     EVENT_TYPES,
     Balance,
     ConditionHit,
+    FidValues,
     OrderBookUpdate,
     OrderFill,
     RawEvent,
     RealItem,
     RealtimeEvent,
     StockTrade,
+    StockTradeValues,
     event_from_item,
 )
+from kiwoom_async.testing._market import Market
+from kiwoom_async.testing._ws_frames import book_values, real_frame, tick_values
 
 from .conftest import SPEC_PATH
 
@@ -123,16 +128,29 @@ def reorder(frame: dict[str, Any], *, type_first: bool) -> dict[str, Any]:
 
 
 def decode_one(frame: dict[str, Any]) -> RealtimeEvent:
-    """Decode a one-entry REAL frame in both key orders (two decode paths); they must agree."""
+    """Decode a one-entry REAL frame in both key orders, and build the same entry the way the
+    generic decode does (from a values dict); all three must agree."""
     results = []
     for type_first in (True, False):
         events = decode_events(dumps(reorder(frame, type_first=type_first)).encode())
         assert isinstance(events, list)
         assert len(events) == 1
         results.append(events[0])
-    assert results[0] == results[1]
-    assert type(results[0]) is type(results[1])
+    entry = frame["data"][0]
+    item = RealItem(entry["type"], entry.get("name", ""), entry.get("item", ""), entry["values"])
+    results.append(event_from_item(item))
+    for other in results[1:]:
+        assert other == results[0]
+        assert type(other) is type(results[0])
+        assert type(other.values) is type(results[0].values)
     return results[0]
+
+
+def with_table(code: str, values: dict[str, str]) -> dict[str, str]:
+    """``values`` as a typed event reads them: every FID of the table, "" where not sent, in
+    table order, then any other FID."""
+    table = {fid: values.get(fid, "") for fid in fid_table(code)}
+    return table | {fid: value for fid, value in values.items() if fid not in table}
 
 
 # --- every official example -------------------------------------------------------------
@@ -151,7 +169,10 @@ def test_example_decodes_to_its_typed_event(code: str) -> None:
     assert event.type == code
     assert event.name == entry["name"]
     assert event.item == entry["item"]
-    assert event.values == entry["values"]
+    assert type(event.values) is EVENT_TYPES[code].VALUES_TYPE
+    assert event.values.extra is None
+    assert dict(event.values) == with_table(code, entry["values"])
+    assert list(event.values) == list(fid_table(code))
     assert event.is_account is (code in ("00", "04"))
 
     as_sent = decode_events(dumps(frame))
@@ -472,15 +493,18 @@ def test_condition_hit_left() -> None:
 
 
 def test_bad_number_raises_value_error_on_access() -> None:
-    event = StockTrade("주식체결", "005930", {"10": "abc"})
+    event = StockTrade.from_values({"10": "abc"}, "주식체결", "005930")
+    assert (event.name, event.item) == ("주식체결", "005930")
     with pytest.raises(ValueError):
         _ = event.price
 
 
 @pytest.mark.parametrize("raw", ["+60700", "-60000", " 450", "+00061300", "--714", "", " ", "0"])
 def test_price_parsing_matches_numbers(raw: str) -> None:
-    assert StockTrade(values={"10": raw}).price == numbers.price(raw)
-    assert StockTrade(values={"10": raw}).direction == numbers.direction(raw)
+    event = StockTrade(values=StockTradeValues(f10=raw))
+    assert event.price == numbers.price(raw)
+    assert event.direction == numbers.direction(raw)
+    assert StockTrade.from_values({"10": raw}) == event
 
 
 def test_several_entries_in_one_frame() -> None:
@@ -516,14 +540,146 @@ def test_unknown_realtime_type_becomes_raw_event(type_first: bool) -> None:
     assert raw.is_account is False
     assert raw.to_dict() == {"type": "9Z", "item": "005930", "name": "새타입"}
     assert isinstance(typed, StockTrade)
+    # The frame took the generic decode: its typed entry is the one the fast path makes.
+    assert typed == decode_one(example_frame("0B"))
+    assert type(typed.values) is StockTradeValues
     assert raw == RawEvent("새타입", "005930", {"10": "+1"}, "9Z")
+    assert type(raw.values) is dict
+    assert RawEvent.from_values({"10": "+1"}, "새타입", "005930") == RawEvent(
+        "새타입", "005930", {"10": "+1"}
+    )
 
 
 def test_event_from_item() -> None:
-    assert type(event_from_item(RealItem("0C", "", "005930", {"27": "1"}))) is realtime.BestQuote
+    quote = event_from_item(RealItem("0C", "", "005930", {"27": "1", "9999": "x"}))
+    assert type(quote) is realtime.BestQuote
+    assert (quote.best_ask, quote.values["9999"], quote.values["28"]) == (1, "x", "")
     raw = event_from_item(RealItem("zz"))
     assert type(raw) is RawEvent
     assert raw.type == "zz"
+
+
+# --- values: a read-only FID mapping over the type's table --------------------------------
+
+
+def test_values_is_a_read_only_fid_mapping() -> None:
+    event = decode_one(example_frame("0B"))
+    assert isinstance(event, StockTrade)
+    values = event.values
+    sent = example_frame("0B")["data"][0]["values"]
+    assert isinstance(values, Mapping)
+    assert isinstance(values, FidValues)
+    assert values["10"] == values.f10 == sent["10"] == "-20800"
+    assert values.get("10") == "-20800"
+    assert values.get("1") is None
+    assert values.get("1", "x") == "x"
+    assert "10" in values
+    assert "1" not in values
+    not_a_fid: object = 10
+    assert not_a_fid not in values
+    with pytest.raises(KeyError):
+        _ = values["1"]
+    assert list(values) == list(values.keys()) == list(fid_table("0B"))
+    assert tuple(values) == StockTradeValues.FIDS
+    assert len(values) == len(fid_table("0B"))
+    assert list(values.values()) == [sent[fid] for fid in values]
+    assert dict(values.items()) == sent
+    assert values == sent
+    assert values != {**sent, "10": "+1"}
+    assert values != {}
+    assert not hasattr(values, "__setitem__")
+
+
+def test_a_fid_of_the_table_that_was_not_sent_reads_as_empty() -> None:
+    frame = copy.deepcopy(example_frame("0B"))
+    del frame["data"][0]["values"]["10"]
+    event = decode_one(frame)
+    assert isinstance(event, StockTrade)
+    assert event.values["10"] == event.values.get("10") == ""
+    assert "10" in event.values
+    assert event.price is None
+    assert len(event.values) == len(fid_table("0B"))
+    empty = StockTradeValues()
+    assert dict(empty) == dict.fromkeys(fid_table("0B"), "")
+
+
+@pytest.mark.parametrize("type_first", [True, False])
+def test_a_fid_outside_the_table_is_kept(type_first: bool) -> None:
+    frame = copy.deepcopy(example_frame("0B"))
+    frame["data"][0]["values"]["9999"] = "123"
+    frame["data"].append(example_frame("0D")["data"][0])
+    events = decode_events(dumps(reorder(frame, type_first=type_first)))
+    assert isinstance(events, list)
+    trade, book = events
+    assert isinstance(trade, StockTrade)
+    assert type(trade.values) is StockTradeValues
+    assert trade.values["9999"] == trade.values.get("9999") == "123"
+    assert "9999" in trade.values
+    assert list(trade.values)[-1] == "9999"
+    assert len(trade.values) == len(fid_table("0B")) + 1
+    assert trade.values.extra == {"9999": "123"}
+    assert dict(trade.values) == with_table("0B", frame["data"][0]["values"])
+    # The typed fields are read as without it.
+    assert trade.to_dict() == decode_one(example_frame("0B")).to_dict()
+    assert book == decode_one(example_frame("0D"))
+    sent = json.loads(encode_frame(RealFrame([trade])))["data"][0]["values"]
+    assert sent == with_table("0B", frame["data"][0]["values"])
+
+
+def test_values_from_a_mapping() -> None:
+    values = StockTradeValues.from_mapping({"10": "+1", "9999": "x"})
+    assert (values.f10, values.extra) == ("+1", {"9999": "x"})
+    assert StockTradeValues.from_mapping({"10": "+1"}) == StockTradeValues(f10="+1")
+    assert StockTradeValues.from_mapping({"10": "+1"}).extra is None
+    with pytest.raises(msgspec.ValidationError):
+        StockTradeValues.from_mapping({"10": 5})  # type: ignore[dict-item]
+    with pytest.raises(msgspec.ValidationError):
+        StockTradeValues.from_mapping({"9999": 5})  # type: ignore[dict-item]
+
+
+@pytest.mark.parametrize("code", ALL_TYPES)
+def test_values_struct_options(code: str) -> None:
+    values_type = EVENT_TYPES[code].VALUES_TYPE
+    assert values_type is not FidValues
+    config = values_type.__struct_config__
+    assert config.forbid_unknown_fields
+    assert not config.gc
+    assert tuple(fid_table(code)) == values_type.FIDS
+    assert values_type.__struct_encode_fields__[1:] == values_type.FIDS
+    assert all(values_type.FID_FIELDS[fid] == f"f{fid}" for fid in values_type.FIDS)
+    assert EVENT_TYPES[code]().values == values_type()
+
+
+@pytest.mark.parametrize("code", ALL_TYPES)
+def test_every_fid_reaches_its_own_property(code: str) -> None:
+    cls = EVENT_TYPES[code]
+    for fid, attr in cls.FID_ATTRS.items():
+        entry = {"type": code, "name": "", "item": "", "values": {fid: "7"}}
+        event = decode_one({"trnm": "REAL", "data": [entry]})
+        for other_fid, other in cls.FID_ATTRS.items():
+            value = getattr(event, other)
+            if other_fid == fid:
+                assert value in ("7", 7) and not isinstance(value, bool), (fid, attr, value)
+            else:
+                assert value in ("", None), (fid, other, value)
+
+
+def test_the_official_and_simulated_frames_take_the_fast_path() -> None:
+    # A REAL frame whose every entry fits its class decodes in one msgspec call; the generic
+    # decode is for the unusual frame.
+    market = Market(seed=1)
+    simulated = [
+        real_frame("0B", "005930", tick_values(market.tick("005930"))),
+        real_frame("0D", "005930", book_values(market.book("005930"))),
+    ]
+    for frame in [example_frame(code) for code in ALL_TYPES] + simulated:
+        for type_first in (True, False):
+            tagged = frames._decode_tagged(dumps(reorder(frame, type_first=type_first)))
+            assert tagged.trnm == "REAL"
+            assert tagged.data is not None
+            assert [type(e.values) for e in tagged.data] == [
+                EVENT_TYPES[e["type"]].VALUES_TYPE for e in frame["data"]
+            ]
 
 
 def test_unknown_trnm_becomes_unknown_frame() -> None:
@@ -771,7 +927,11 @@ def test_encode_condition_search() -> None:
 @pytest.mark.parametrize("code", ALL_TYPES)
 def test_encode_frame_round_trips_real(code: str) -> None:
     frame = decode_frame(dumps(example_frame(code)))
-    assert json.loads(encode_frame(frame)) == example_frame(code)
+    expected = copy.deepcopy(example_frame(code))
+    entry = expected["data"][0]
+    entry["values"] = with_table(code, entry["values"])
+    assert json.loads(encode_frame(frame)) == expected
+    assert decode_frame(encode_frame(frame)) == frame
 
 
 def test_encode_frame_control() -> None:
@@ -846,4 +1006,5 @@ def test_a_fill_next_to_a_malformed_tick_is_kept() -> None:
         60700,
         1,
     )
-    assert isinstance(tick, StockTrade) and tick.values == {"10": "", "15": "5"}
+    assert isinstance(tick, StockTrade) and type(tick.values) is StockTradeValues
+    assert tick.values == with_table("0B", {"10": "", "15": "5"})

@@ -3,10 +3,11 @@
 Usage: python tools/gen_realtime.py [path/to/spec.json]
 
 One event class per realtime type of ``websocket.realtime_types`` plus the condition-search
-push ``02``. Every FID of a type's table becomes a typed property that parses
-``self.values`` on access. Attribute names come from the FID's English name (snake case),
-except where ``NAMES`` / ``TYPE_NAMES`` pin a shorter or clearer one; once published, a name
-must not change, so add overrides rather than editing the derivation rules.
+push ``02``, each with a values struct (``StockTradeValues``) holding one str field ``f<FID>``
+per FID of the type's table. Every FID becomes a typed property of the event that parses its
+field of ``self.values`` on access. Attribute names come from the FID's English name (snake
+case), except where ``NAMES`` / ``TYPE_NAMES`` pin a shorter or clearer one; once published, a
+name must not change, so add overrides rather than editing the derivation rules.
 
 The output is committed so an installed package never needs the fact base.
 tests/test_realtime_decode.py checks the committed module against spec.json.
@@ -467,13 +468,22 @@ Every event is a small msgspec Struct with the four attributes of a REAL ``data`
 - ``name``: the server's name for the entry (``"주식체결"``);
 - ``item``: the item code, with the market prefix (``A005930``) stripped for the account and
   condition-search types, whose codes may carry one according to the fact base;
-- ``values``: the FID -> string dict exactly as received.
+- ``values``: the FID -> string values. On a typed event, a read-only mapping over the FID
+  table of its type (a :class:`FidValues`, e.g. ``StockTradeValues``): ``values["10"]``,
+  ``get``, ``in``, ``len`` and iteration in table order. A FID of the table that the server did
+  not send reads as ``""``; a FID outside the table that it did send is kept and reads like the
+  others; any other FID raises ``KeyError``. On a :class:`RawEvent`, the dict as received.
 
-Typed fields are properties that parse ``values`` on access, so decoding allocates one object
-per entry and a consumer pays only for the fields it reads. Each property names its FID and
-Korean field name. Numbers follow :mod:`.numbers`: a price drops its direction marker
-(``direction`` keeps it as +1 / -1 / 0), changes and rates keep their sign, an empty value is
-``None``, and text that is not a number raises ``ValueError`` on access.
+msgspec decodes ``values`` straight into that struct, one field per FID, creating no key
+strings and no dict, which were most of the cost of decoding a frame. Typed fields are
+properties that parse their field on access, so a consumer pays only for the fields it reads.
+Each property names its FID and Korean field name. Numbers follow :mod:`.numbers`: a price drops
+its direction marker (``direction`` keeps it as +1 / -1 / 0), changes and rates keep their sign,
+an empty value is ``None``, and text that is not a number raises ``ValueError`` on access.
+
+An event is built from a FID -> string mapping with ``from_values``
+(``StockTrade.from_values({"10": "+60700"}, item="005930")``); the constructor takes the values
+struct itself (``StockTrade(values=StockTradeValues(f10="+60700"))``).
 
 ``EVENT_TYPES`` maps a type code to its class (an unknown code becomes a :class:`RawEvent`),
 ``event_from_item`` builds the event of one :class:`RealItem`, ``FID_ATTRS`` on each class maps
@@ -484,8 +494,9 @@ by :mod:`.frames`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import ClassVar, TypeAlias
+from collections.abc import Iterator, Mapping
+from itertools import chain
+from typing import TYPE_CHECKING, ClassVar, Self, TypeAlias
 
 import msgspec
 
@@ -522,6 +533,94 @@ class RealItem(msgspec.Struct, gc=False):
     values: dict[str, str] = {}
 
 
+if TYPE_CHECKING:
+    # A Struct cannot also be a real Mapping: its metaclass conflicts with Mapping's ABCMeta,
+    # and one combining both needs msgspec 0.20. So at runtime FidValues is a plain Struct,
+    # registered as a virtual Mapping and borrowing Mapping's mixin methods, while the type
+    # checker sees the Mapping[str, str] it behaves as.
+    class _MappingStruct(msgspec.Struct, Mapping[str, str]):
+        pass
+
+else:
+    _MappingStruct = msgspec.Struct
+
+
+class FidValues(
+    _MappingStruct,
+    gc=False,
+    kw_only=True,
+    forbid_unknown_fields=True,
+    # msgspec's own encoding and repr then show only the FIDs that have a value.
+    omit_defaults=True,
+    repr_omit_defaults=True,
+):
+    """The ``values`` of a typed event: a read-only FID -> string mapping over the FID table of
+    its type, one str field ``f<FID>`` per FID (named by the FID on the wire).
+
+    A FID of the table that was not sent reads as ``""``, so every FID of the table is in the
+    mapping. FIDs outside the table are kept in ``extra`` by :meth:`from_mapping` and read,
+    iterate (after the table) and count like the others; any other FID raises ``KeyError``.
+    """
+
+    #: The FIDs of the table, in table order.
+    FIDS: ClassVar[tuple[str, ...]] = ()
+    #: FID -> field name.
+    FID_FIELDS: ClassVar[Mapping[str, str]] = {}
+
+    # An unknown FID fails the fast decode (forbid_unknown_fields) rather than being dropped:
+    # the frame then takes the generic decode, which keeps it here through from_mapping. The
+    # wire name is one no server sends.
+    extra: dict[str, str] | None = msgspec.field(default=None, name="_extra")
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, str]) -> Self:
+        """The values of a FID -> string mapping; FIDs outside the table go to ``extra``.
+
+        Raises ``msgspec.ValidationError`` when a value is not a string.
+        """
+        fields = cls.FID_FIELDS
+        extra = {fid: value for fid, value in values.items() if fid not in fields}
+        known: dict[str, object] = dict(values)
+        if extra:
+            for fid in extra:
+                del known[fid]
+            known["_extra"] = extra
+        return msgspec.convert(known, cls)
+
+    def __getitem__(self, fid: str) -> str:
+        field = self.FID_FIELDS.get(fid)
+        if field is not None:
+            value: str = getattr(self, field)
+            return value
+        if self.extra is None:
+            raise KeyError(fid)
+        return self.extra[fid]
+
+    def __contains__(self, fid: object) -> bool:
+        return fid in self.FID_FIELDS or (self.extra is not None and fid in self.extra)
+
+    def __iter__(self) -> Iterator[str]:
+        return chain(self.FIDS, self.extra) if self.extra else iter(self.FIDS)
+
+    def __len__(self) -> int:
+        return len(self.FIDS) + (len(self.extra) if self.extra else 0)
+
+    if not TYPE_CHECKING:  # the type checker has them from the Mapping base
+        get = Mapping.get
+        keys = Mapping.keys
+        items = Mapping.items
+        values = Mapping.values
+        # Equal to any mapping with the same items, as a dict is; Struct's own __eq__ would
+        # compare only with the same class.
+        __eq__ = Mapping.__eq__
+
+
+Mapping.register(FidValues)
+
+# In an event's class body the name ``type`` is the realtime type code, not the builtin.
+_ValuesType: TypeAlias = type[FidValues]
+
+
 class RealtimeEvent(msgspec.Struct, gc=False):
     """Base of every realtime event; see the module docstring.
 
@@ -537,10 +636,18 @@ class RealtimeEvent(msgspec.Struct, gc=False):
     FID_ATTRS: ClassVar[Mapping[str, str]] = {}
     #: Every typed attribute, FID-backed or derived, in table order.
     ATTRS: ClassVar[tuple[str, ...]] = ()
+    #: The class of ``values``.
+    VALUES_TYPE: ClassVar[_ValuesType] = FidValues
 
     name: str = ""
     item: str = ""
-    values: dict[str, str] = {}
+    # Narrowed by every subclass: its FidValues struct, or RawEvent's dict.
+    values: Mapping[str, str] = {}
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, str], name: str = "", item: str = "") -> Self:
+        """The event of a FID -> string mapping (FIDs outside the type's table are kept)."""
+        return cls(name, item, cls.VALUES_TYPE.from_mapping(values))
 
     def to_dict(self) -> dict[str, object]:
         """``type``, ``item``, ``name`` and every typed field, parsed now."""
@@ -556,8 +663,14 @@ class RawEvent(RealtimeEvent):
     Positional order: ``RawEvent(name, item, values, type)``.
     """
 
+    values: dict[str, str] = {}
     # A typed event's code is its class; an unknown one has to be kept per instance.
     type: str = ""  # type: ignore[misc]
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, str], name: str = "", item: str = "") -> Self:
+        """A RawEvent of a copy of ``values``; its ``type`` is left empty."""
+        return cls(name, item, dict(values))
 '''
 
 FOOTER = '''\
@@ -577,7 +690,7 @@ def event_from_item(item: RealItem) -> RealtimeEvent:
     cls = EVENT_TYPES.get(item.type)
     if cls is None:
         return RawEvent(item.name, item.item, item.values, item.type)
-    return cls(item.name, item.item, item.values)
+    return cls.from_values(item.values, item.name, item.item)
 '''
 
 
@@ -593,7 +706,7 @@ def render_property(f: Field) -> list[str]:
         parts.append(f"Values: {f.choices}.")
     lines = ["    @property", f"    def {f.attr}(self) -> {ret}:"]
     lines += docstring(" ".join(parts), "        ")
-    get = f'self.values.get("{f.fid}", "")'
+    get = f"self.values.{field_name(f.fid)}"
     parser = PARSERS[f.kind]
     lines.append(f"        return {parser}({get})" if parser else f"        return {get}")
     return lines
@@ -612,7 +725,7 @@ def extras_for(t: RealType) -> list[tuple[str, list[str]]]:
                     "    def direction(self) -> int:",
                     '        """+1 up, -1 down, 0 unchanged: the marker of FID 10 versus the '
                     'reference price."""',
-                    '        return _direction(self.values.get("10", ""))',
+                    "        return _direction(self.values.f10)",
                 ],
             )
         )
@@ -620,22 +733,24 @@ def extras_for(t: RealType) -> list[tuple[str, list[str]]]:
         for side in ("ask", "bid"):
             first_price = 41 if side == "ask" else 51
             first_qty = 61 if side == "ask" else 71
-            out.append(
-                (
-                    f"{side}s",
-                    [
-                        "    @property",
-                        f"    def {side}s(self) -> list[tuple[int | None, int | None]]:",
-                        f'        """(price, quantity) of {side} levels 1-10, best first."""',
-                        "        values = self.values",
-                        "        return [",
-                        f'            (_price(values.get(str({first_price} + i), "")), '
-                        f'_int(values.get(str({first_qty} + i), "")))',
-                        "            for i in range(10)",
-                        "        ]",
-                    ],
-                )
-            )
+            levels = [(str(first_price + i), str(first_qty + i)) for i in range(10)]
+            missing = [fid for pair in levels for fid in pair if fid not in fids]
+            if missing:
+                raise SystemExit(f"0D: level FIDs {missing} are not in the table")
+            body = [
+                "    @property",
+                f"    def {side}s(self) -> list[tuple[int | None, int | None]]:",
+                f'        """(price, quantity) of {side} levels 1-10, best first."""',
+                "        v = self.values",
+                "        return [",
+            ]
+            # Spelled out: reading fixed fields beats building FID strings per level.
+            body += [
+                f"            (_price(v.{field_name(price)}), _int(v.{field_name(qty)})),"
+                for price, qty in levels
+            ]
+            body.append("        ]")
+            out.append((f"{side}s", body))
     if t.code == "02":
         out.append(
             (
@@ -645,20 +760,51 @@ def extras_for(t: RealType) -> list[tuple[str, list[str]]]:
                     "    def entered(self) -> bool:",
                     '        """True when the stock entered the condition (FID 843 "I"), '
                     'False when it left."""',
-                    '        return self.values.get("843", "") == "I"',
+                    '        return self.values.f843 == "I"',
                 ],
             )
         )
     return out
 
 
+def field_name(fid: str) -> str:
+    """The values struct's field of a FID."""
+    return f"f{fid}"
+
+
+def values_class_name(t: RealType) -> str:
+    return f"{t.class_name}Values"
+
+
+def render_values_class(t: RealType) -> list[str]:
+    for f in t.fields:
+        if not field_name(f.fid).isidentifier():
+            raise SystemExit(f"{t.code}: FID {f.fid!r} makes no field name")
+    name = values_class_name(t)
+    lines = ["", "", f"class {name}(FidValues, kw_only=True):"]
+    lines += docstring(f"The ``values`` of a :class:`{t.class_name}` ({t.code}).", "    ")
+    lines.append("")
+    lines.append("    FIDS: ClassVar[tuple[str, ...]] = (")
+    lines += [f'        "{f.fid}",' for f in t.fields]
+    lines.append("    )")
+    lines.append('    FID_FIELDS: ClassVar[Mapping[str, str]] = {fid: f"f{fid}" for fid in FIDS}')
+    lines.append("")
+    lines += [
+        f'    {field_name(f.fid)}: str = msgspec.field(default="", name="{f.fid}")'
+        for f in t.fields
+    ]
+    return lines
+
+
 def render_class(t: RealType) -> list[str]:
-    lines = ["", "", f'class {t.class_name}(RealtimeEvent, tag_field="type", tag="{t.code}"):']
+    lines = render_values_class(t)
+    lines += ["", "", f'class {t.class_name}(RealtimeEvent, tag_field="type", tag="{t.code}"):']
     lines += docstring(f"{t.code} {t.name_ko}: {t.name_en}. Item: {t.item_note}.", "    ")
     lines.append("")
     lines.append(f'    type: ClassVar[str] = "{t.code}"')
     if t.code in ACCOUNT_TYPES:
         lines.append("    is_account: ClassVar[bool] = True")
+    lines.append(f"    VALUES_TYPE: ClassVar[_ValuesType] = {values_class_name(t)}")
     lines.append("    FID_ATTRS: ClassVar[Mapping[str, str]] = {")
     for f in t.fields:
         lines.append(f'        "{f.fid}": "{f.attr}",')
@@ -669,6 +815,9 @@ def render_class(t: RealType) -> list[str]:
     for attr in attrs:
         lines.append(f'        "{attr}",')
     lines.append("    )")
+    lines.append("")
+    values = values_class_name(t)
+    lines.append(f"    values: {values} = msgspec.field(default_factory={values})")
     if t.code in PREFIXED_ITEM_TYPES:
         lines += [
             "",
@@ -686,9 +835,10 @@ def render_class(t: RealType) -> list[str]:
 
 
 def render(types: list[RealType]) -> str:
-    names = ["EVENT_TYPES", "RawEvent", "RealItem", "RealtimeEvent", "TypedEvent"]
+    names = ["EVENT_TYPES", "FidValues", "RawEvent", "RealItem", "RealtimeEvent", "TypedEvent"]
     names.append("event_from_item")
     names += [t.class_name for t in types]
+    names += [values_class_name(t) for t in types]
     # The order the formatter's __all__ check wants: constants, classes, then functions.
     names.sort(key=lambda n: (0 if n.isupper() else 1 if n[0].isupper() else 2, n))
     header = HEADER.replace("__ALL_NAMES__", "\n".join(f'    "{n}",' for n in names))

@@ -7,7 +7,8 @@ Decoding server frames
 - :func:`decode_events` is the per-frame entry point. A REAL frame comes back as a
   ``list[RealtimeEvent]`` (one typed event per ``data`` entry, see :mod:`.realtime`); any other
   frame comes back as its frame struct (a :data:`ControlFrame`). One msgspec decode per REAL
-  frame, then one small object per entry.
+  frame makes the events, each with its ``values`` as a struct of the FIDs of its type's table
+  (a read-only FID -> string mapping), without building a dict of the values.
 - :func:`decode_frame` returns a :data:`Frame` for every frame, wrapping REAL events in a
   :class:`RealFrame`.
 
@@ -18,10 +19,12 @@ does not know, kept with its raw text). Each has a ``trnm`` attribute. Replies e
 ``return_code`` as an int whether the server sent ``0`` or ``"0"``, ``ok`` and
 ``detail_code`` (the ``CODE=8005`` or ``[8005:...]`` number inside ``return_msg``).
 
-Decoding is tolerant: unknown keys are ignored, missing optional keys take defaults, an
-unknown realtime type becomes a :class:`RawEvent` and an unknown ``trnm`` an
-:class:`UnknownFrame`. Anything else that is not a well-formed frame (bad JSON, no ``trnm``,
-wrong value types) raises :class:`FrameDecodeError`, so a session can count, log and skip it.
+Decoding is tolerant: unknown keys are ignored, missing optional keys take defaults, a FID
+outside its type's table is kept in the event's ``values`` (a frame carrying one takes a slower
+generic decode), an unknown realtime type becomes a :class:`RawEvent` (``values`` a dict) and an
+unknown ``trnm`` an :class:`UnknownFrame`. Anything else that is not a well-formed frame (bad
+JSON, no ``trnm``, wrong value types) raises :class:`FrameDecodeError`, so a session can count,
+log and skip it.
 
 A PING must be answered with the identical frame: echo the text that was received, not a
 re-encoding of :class:`PingFrame`.
@@ -30,7 +33,8 @@ Encoding client frames
 ----------------------
 :func:`encode_login`, :func:`encode_reg`, :func:`encode_remove`, :func:`encode_cnsrlst`,
 :func:`encode_cnsrreq` and :func:`encode_cnsrclr` return the UTF-8 JSON bytes of the frame.
-:func:`encode_frame` encodes a server frame struct (for a fake server).
+:func:`encode_frame` encodes a server frame struct (for a fake server); the values of a REAL
+entry go out flat, every FID of the type's table included.
 """
 
 from __future__ import annotations
@@ -271,34 +275,33 @@ def decode_events(data: bytes | str) -> list[RealtimeEvent] | ControlFrame:
 
     Raises :class:`FrameDecodeError` when the frame is not well-formed.
     """
-    # Decoding entries straight into their tagged classes is the fastest path, but only while
-    # "type" precedes "values": otherwise msgspec scans each values object ahead for the tag,
-    # and a generic decode plus one constructor call per entry is cheaper. In every example
-    # frame of the fact base "type" comes first exactly when "trnm" does, so the first bytes
-    # pick the path; both give the same result. This runs for every frame, hence the inlining.
-    if data.startswith('{"trnm"') if isinstance(data, str) else data.startswith(b'{"trnm"'):
-        try:
-            tagged = _decode_tagged(data)
-        except msgspec.ValidationError:
-            # An unknown realtime type, a control frame with a data shape of its own, or a
-            # malformed frame: the generic path below sorts them out.
-            pass
-        except (msgspec.DecodeError, UnicodeError) as exc:
-            raise FrameDecodeError(str(exc), data) from None
-        else:
-            if tagged.trnm == "REAL":
-                events = tagged.data
-                return [] if events is None else events
-            return _decode_control(data, tagged.trnm)
+    # Entries decode straight into their tagged classes, values into each class's FID struct.
+    # That stays the fastest path when "values" precedes "type" (msgspec then skips ahead over
+    # the values for the tag): a generic decode would build the values dict the struct avoids.
+    # This runs for every frame, hence the inlining.
+    try:
+        tagged = _decode_tagged(data)
+    except msgspec.ValidationError:
+        # An unknown realtime type, a FID outside its type's table, a control frame with a data
+        # shape of its own, or a malformed frame: the generic path below sorts them out.
+        pass
+    except (msgspec.DecodeError, UnicodeError) as exc:
+        # UnicodeError: a str with lone surrogates, which has no UTF-8 form.
+        raise FrameDecodeError(str(exc), data) from None
+    else:
+        if tagged.trnm == "REAL":
+            events = tagged.data
+            return [] if events is None else events
+        return _decode_control(data, tagged.trnm)
     try:
         envelope = _ENVELOPE_DECODER.decode(data)
     except msgspec.ValidationError as exc:
         return _decode_other(data, exc)
     except (msgspec.DecodeError, UnicodeError) as exc:
-        # UnicodeError: a str with lone surrogates, which has no UTF-8 form.
         raise FrameDecodeError(str(exc), data) from None
     if envelope.trnm != "REAL":
         return _decode_control(data, envelope.trnm)
+    # from_values keeps a FID outside the type's table in the values' ``extra``.
     out: list[RealtimeEvent] = []
     items = envelope.data
     if items:
@@ -308,7 +311,7 @@ def decode_events(data: bytes | str) -> list[RealtimeEvent] | ControlFrame:
             if cls is None:
                 out.append(RawEvent(i.name, i.item, i.values, i.type))
             else:
-                out.append(cls(i.name, i.item, i.values))
+                out.append(cls.from_values(i.values, i.name, i.item))
     return out
 
 
@@ -381,7 +384,9 @@ def _salvage(data: bytes | str, error: msgspec.ValidationError) -> SalvagedEvent
         name, code = item.name or "", item.item or ""
         cls = get(item.type)
         out.append(
-            RawEvent(name, code, values, item.type) if cls is None else cls(name, code, values)
+            RawEvent(name, code, values, item.type)
+            if cls is None
+            else cls.from_values(values, name, code)
         )
     return out
 
@@ -531,4 +536,12 @@ def encode_frame(frame: Frame) -> bytes:
     if isinstance(frame, UnknownFrame):
         raw = frame.raw
         return raw.encode() if isinstance(raw, str) else raw
+    if isinstance(frame, RealFrame):
+        # The values struct's own encoding leaves out empty FIDs and nests the extra ones;
+        # a server sends them flat.
+        data = [
+            {"type": e.type, "name": e.name, "item": e.item, "values": dict(e.values)}
+            for e in frame.data
+        ]
+        return _ENCODER.encode({"trnm": frame.trnm, "data": data})
     return _ENCODER.encode(frame)

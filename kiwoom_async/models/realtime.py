@@ -8,13 +8,22 @@ Every event is a small msgspec Struct with the four attributes of a REAL ``data`
 - ``name``: the server's name for the entry (``"주식체결"``);
 - ``item``: the item code, with the market prefix (``A005930``) stripped for the account and
   condition-search types, whose codes may carry one according to the fact base;
-- ``values``: the FID -> string dict exactly as received.
+- ``values``: the FID -> string values. On a typed event, a read-only mapping over the FID
+  table of its type (a :class:`FidValues`, e.g. ``StockTradeValues``): ``values["10"]``,
+  ``get``, ``in``, ``len`` and iteration in table order. A FID of the table that the server did
+  not send reads as ``""``; a FID outside the table that it did send is kept and reads like the
+  others; any other FID raises ``KeyError``. On a :class:`RawEvent`, the dict as received.
 
-Typed fields are properties that parse ``values`` on access, so decoding allocates one object
-per entry and a consumer pays only for the fields it reads. Each property names its FID and
-Korean field name. Numbers follow :mod:`.numbers`: a price drops its direction marker
-(``direction`` keeps it as +1 / -1 / 0), changes and rates keep their sign, an empty value is
-``None``, and text that is not a number raises ``ValueError`` on access.
+msgspec decodes ``values`` straight into that struct, one field per FID, creating no key
+strings and no dict, which were most of the cost of decoding a frame. Typed fields are
+properties that parse their field on access, so a consumer pays only for the fields it reads.
+Each property names its FID and Korean field name. Numbers follow :mod:`.numbers`: a price drops
+its direction marker (``direction`` keeps it as +1 / -1 / 0), changes and rates keep their sign,
+an empty value is ``None``, and text that is not a number raises ``ValueError`` on access.
+
+An event is built from a FID -> string mapping with ``from_values``
+(``StockTrade.from_values({"10": "+60700"}, item="005930")``); the constructor takes the values
+struct itself (``StockTrade(values=StockTradeValues(f10="+60700"))``).
 
 ``EVENT_TYPES`` maps a type code to its class (an unknown code becomes a :class:`RawEvent`),
 ``event_from_item`` builds the event of one :class:`RealItem`, ``FID_ATTRS`` on each class maps
@@ -25,8 +34,9 @@ by :mod:`.frames`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import ClassVar, TypeAlias
+from collections.abc import Iterator, Mapping
+from itertools import chain
+from typing import TYPE_CHECKING, ClassVar, Self, TypeAlias
 
 import msgspec
 
@@ -39,29 +49,50 @@ from .numbers import stock_code as _code
 __all__ = [
     "EVENT_TYPES",
     "AfterHoursQuote",
+    "AfterHoursQuoteValues",
     "Balance",
+    "BalanceValues",
     "BestQuote",
+    "BestQuoteValues",
     "BrokerActivity",
+    "BrokerActivityValues",
     "ConditionHit",
+    "ConditionHitValues",
     "ElwIndicators",
+    "ElwIndicatorsValues",
     "ElwTheoreticalPrice",
+    "ElwTheoreticalPriceValues",
     "EtfNav",
+    "EtfNavValues",
     "ExpectedTrade",
+    "ExpectedTradeValues",
+    "FidValues",
     "GoldPrice",
+    "GoldPriceValues",
     "MarketStatus",
+    "MarketStatusValues",
     "OrderBookUpdate",
+    "OrderBookUpdateValues",
     "OrderFill",
+    "OrderFillValues",
     "ProgramTrading",
+    "ProgramTradingValues",
     "RawEvent",
     "RealItem",
     "RealtimeEvent",
     "SectorBreadth",
+    "SectorBreadthValues",
     "SectorIndex",
+    "SectorIndexValues",
     "StockIndicativePrice",
+    "StockIndicativePriceValues",
     "StockInfo",
+    "StockInfoValues",
     "StockTrade",
+    "StockTradeValues",
     "TypedEvent",
     "ViStatus",
+    "ViStatusValues",
     "event_from_item",
 ]
 
@@ -88,6 +119,94 @@ class RealItem(msgspec.Struct, gc=False):
     values: dict[str, str] = {}
 
 
+if TYPE_CHECKING:
+    # A Struct cannot also be a real Mapping: its metaclass conflicts with Mapping's ABCMeta,
+    # and one combining both needs msgspec 0.20. So at runtime FidValues is a plain Struct,
+    # registered as a virtual Mapping and borrowing Mapping's mixin methods, while the type
+    # checker sees the Mapping[str, str] it behaves as.
+    class _MappingStruct(msgspec.Struct, Mapping[str, str]):
+        pass
+
+else:
+    _MappingStruct = msgspec.Struct
+
+
+class FidValues(
+    _MappingStruct,
+    gc=False,
+    kw_only=True,
+    forbid_unknown_fields=True,
+    # msgspec's own encoding and repr then show only the FIDs that have a value.
+    omit_defaults=True,
+    repr_omit_defaults=True,
+):
+    """The ``values`` of a typed event: a read-only FID -> string mapping over the FID table of
+    its type, one str field ``f<FID>`` per FID (named by the FID on the wire).
+
+    A FID of the table that was not sent reads as ``""``, so every FID of the table is in the
+    mapping. FIDs outside the table are kept in ``extra`` by :meth:`from_mapping` and read,
+    iterate (after the table) and count like the others; any other FID raises ``KeyError``.
+    """
+
+    #: The FIDs of the table, in table order.
+    FIDS: ClassVar[tuple[str, ...]] = ()
+    #: FID -> field name.
+    FID_FIELDS: ClassVar[Mapping[str, str]] = {}
+
+    # An unknown FID fails the fast decode (forbid_unknown_fields) rather than being dropped:
+    # the frame then takes the generic decode, which keeps it here through from_mapping. The
+    # wire name is one no server sends.
+    extra: dict[str, str] | None = msgspec.field(default=None, name="_extra")
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, str]) -> Self:
+        """The values of a FID -> string mapping; FIDs outside the table go to ``extra``.
+
+        Raises ``msgspec.ValidationError`` when a value is not a string.
+        """
+        fields = cls.FID_FIELDS
+        extra = {fid: value for fid, value in values.items() if fid not in fields}
+        known: dict[str, object] = dict(values)
+        if extra:
+            for fid in extra:
+                del known[fid]
+            known["_extra"] = extra
+        return msgspec.convert(known, cls)
+
+    def __getitem__(self, fid: str) -> str:
+        field = self.FID_FIELDS.get(fid)
+        if field is not None:
+            value: str = getattr(self, field)
+            return value
+        if self.extra is None:
+            raise KeyError(fid)
+        return self.extra[fid]
+
+    def __contains__(self, fid: object) -> bool:
+        return fid in self.FID_FIELDS or (self.extra is not None and fid in self.extra)
+
+    def __iter__(self) -> Iterator[str]:
+        return chain(self.FIDS, self.extra) if self.extra else iter(self.FIDS)
+
+    def __len__(self) -> int:
+        return len(self.FIDS) + (len(self.extra) if self.extra else 0)
+
+    if not TYPE_CHECKING:  # the type checker has them from the Mapping base
+        get = Mapping.get
+        keys = Mapping.keys
+        items = Mapping.items
+        values = Mapping.values
+        # Equal to any mapping with the same items, as a dict is; Struct's own __eq__ would
+        # compare only with the same class.
+        __eq__ = Mapping.__eq__
+
+
+Mapping.register(FidValues)
+
+# In an event's class body the name ``type`` is the realtime type code, not the builtin.
+_ValuesType: TypeAlias = type[FidValues]
+
+
 class RealtimeEvent(msgspec.Struct, gc=False):
     """Base of every realtime event; see the module docstring.
 
@@ -103,10 +222,18 @@ class RealtimeEvent(msgspec.Struct, gc=False):
     FID_ATTRS: ClassVar[Mapping[str, str]] = {}
     #: Every typed attribute, FID-backed or derived, in table order.
     ATTRS: ClassVar[tuple[str, ...]] = ()
+    #: The class of ``values``.
+    VALUES_TYPE: ClassVar[_ValuesType] = FidValues
 
     name: str = ""
     item: str = ""
-    values: dict[str, str] = {}
+    # Narrowed by every subclass: its FidValues struct, or RawEvent's dict.
+    values: Mapping[str, str] = {}
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, str], name: str = "", item: str = "") -> Self:
+        """The event of a FID -> string mapping (FIDs outside the type's table are kept)."""
+        return cls(name, item, cls.VALUES_TYPE.from_mapping(values))
 
     def to_dict(self) -> dict[str, object]:
         """``type``, ``item``, ``name`` and every typed field, parsed now."""
@@ -122,8 +249,93 @@ class RawEvent(RealtimeEvent):
     Positional order: ``RawEvent(name, item, values, type)``.
     """
 
+    values: dict[str, str] = {}
     # A typed event's code is its class; an unknown one has to be kept per instance.
     type: str = ""  # type: ignore[misc]
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, str], name: str = "", item: str = "") -> Self:
+        """A RawEvent of a copy of ``values``; its ``type`` is left empty."""
+        return cls(name, item, dict(values))
+
+
+class OrderFillValues(FidValues, kw_only=True):
+    """The ``values`` of a :class:`OrderFill` (00)."""
+
+    FIDS: ClassVar[tuple[str, ...]] = (
+        "9201",
+        "9203",
+        "9205",
+        "9001",
+        "912",
+        "913",
+        "302",
+        "900",
+        "901",
+        "902",
+        "903",
+        "904",
+        "905",
+        "906",
+        "907",
+        "908",
+        "909",
+        "910",
+        "911",
+        "10",
+        "27",
+        "28",
+        "914",
+        "915",
+        "938",
+        "939",
+        "919",
+        "920",
+        "921",
+        "922",
+        "923",
+        "10010",
+        "2134",
+        "2135",
+        "2136",
+    )
+    FID_FIELDS: ClassVar[Mapping[str, str]] = {fid: f"f{fid}" for fid in FIDS}
+
+    f9201: str = msgspec.field(default="", name="9201")
+    f9203: str = msgspec.field(default="", name="9203")
+    f9205: str = msgspec.field(default="", name="9205")
+    f9001: str = msgspec.field(default="", name="9001")
+    f912: str = msgspec.field(default="", name="912")
+    f913: str = msgspec.field(default="", name="913")
+    f302: str = msgspec.field(default="", name="302")
+    f900: str = msgspec.field(default="", name="900")
+    f901: str = msgspec.field(default="", name="901")
+    f902: str = msgspec.field(default="", name="902")
+    f903: str = msgspec.field(default="", name="903")
+    f904: str = msgspec.field(default="", name="904")
+    f905: str = msgspec.field(default="", name="905")
+    f906: str = msgspec.field(default="", name="906")
+    f907: str = msgspec.field(default="", name="907")
+    f908: str = msgspec.field(default="", name="908")
+    f909: str = msgspec.field(default="", name="909")
+    f910: str = msgspec.field(default="", name="910")
+    f911: str = msgspec.field(default="", name="911")
+    f10: str = msgspec.field(default="", name="10")
+    f27: str = msgspec.field(default="", name="27")
+    f28: str = msgspec.field(default="", name="28")
+    f914: str = msgspec.field(default="", name="914")
+    f915: str = msgspec.field(default="", name="915")
+    f938: str = msgspec.field(default="", name="938")
+    f939: str = msgspec.field(default="", name="939")
+    f919: str = msgspec.field(default="", name="919")
+    f920: str = msgspec.field(default="", name="920")
+    f921: str = msgspec.field(default="", name="921")
+    f922: str = msgspec.field(default="", name="922")
+    f923: str = msgspec.field(default="", name="923")
+    f10010: str = msgspec.field(default="", name="10010")
+    f2134: str = msgspec.field(default="", name="2134")
+    f2135: str = msgspec.field(default="", name="2135")
+    f2136: str = msgspec.field(default="", name="2136")
 
 
 class OrderFill(RealtimeEvent, tag_field="type", tag="00"):
@@ -132,6 +344,7 @@ class OrderFill(RealtimeEvent, tag_field="type", tag="00"):
 
     type: ClassVar[str] = "00"
     is_account: ClassVar[bool] = True
+    VALUES_TYPE: ClassVar[_ValuesType] = OrderFillValues
     FID_ATTRS: ClassVar[Mapping[str, str]] = {
         "9201": "account_no",
         "9203": "order_no",
@@ -208,6 +421,8 @@ class OrderFill(RealtimeEvent, tag_field="type", tag="00"):
         "direction",
     )
 
+    values: OrderFillValues = msgspec.field(default_factory=OrderFillValues)
+
     def __post_init__(self) -> None:
         # Account and condition-search codes may carry a market prefix (A005930).
         self.item = _code(self.item)
@@ -215,184 +430,247 @@ class OrderFill(RealtimeEvent, tag_field="type", tag="00"):
     @property
     def account_no(self) -> str:
         """FID 9201 계좌번호: account number."""
-        return self.values.get("9201", "")
+        return self.values.f9201
 
     @property
     def order_no(self) -> int | None:
         """FID 9203 주문번호: order number."""
-        return _int(self.values.get("9203", ""))
+        return _int(self.values.f9203)
 
     @property
     def manager_no(self) -> str:
         """FID 9205 관리자사번: manager employee number."""
-        return self.values.get("9205", "")
+        return self.values.f9205
 
     @property
     def code(self) -> str:
         """FID 9001 종목코드,업종코드: stock or sector code (market prefix stripped)."""
-        return _code(self.values.get("9001", ""))
+        return _code(self.values.f9001)
 
     @property
     def order_class(self) -> str:
         """FID 912 주문업무분류: order business class."""
-        return self.values.get("912", "")
+        return self.values.f912
 
     @property
     def order_status(self) -> str:
         """FID 913 주문상태: order status. Values: 접수 / 체결 / 확인 / 취소 / 거부."""
-        return self.values.get("913", "")
+        return self.values.f913
 
     @property
     def stock_name(self) -> str:
         """FID 302 종목명: stock name."""
-        return self.values.get("302", "")
+        return self.values.f302
 
     @property
     def order_qty(self) -> int | None:
         """FID 900 주문수량: order quantity (shares)."""
-        return _int(self.values.get("900", ""))
+        return _int(self.values.f900)
 
     @property
     def order_price(self) -> int | None:
         """FID 901 주문가격: order price (KRW; direction marker dropped)."""
-        return _price(self.values.get("901", ""))
+        return _price(self.values.f901)
 
     @property
     def unfilled_qty(self) -> int | None:
         """FID 902 미체결수량: unfilled quantity (shares)."""
-        return _int(self.values.get("902", ""))
+        return _int(self.values.f902)
 
     @property
     def cum_fill_amount(self) -> int | None:
         """FID 903 체결누계금액: cumulative executed amount (KRW)."""
-        return _int(self.values.get("903", ""))
+        return _int(self.values.f903)
 
     @property
     def orig_order_no(self) -> int | None:
         """FID 904 원주문번호: original order number."""
-        return _int(self.values.get("904", ""))
+        return _int(self.values.f904)
 
     @property
     def order_kind(self) -> str:
         """FID 905 주문구분: order kind (with +/- colour prefix)."""
-        return self.values.get("905", "")
+        return self.values.f905
 
     @property
     def trade_type(self) -> str:
         """FID 906 매매구분: trade type (text)."""
-        return self.values.get("906", "")
+        return self.values.f906
 
     @property
     def side(self) -> str:
         """FID 907 매도수구분: side (1 sell, 2 buy). Values: 1 sell (매도), 2 buy (매수)."""
-        return self.values.get("907", "")
+        return self.values.f907
 
     @property
     def time(self) -> str:
         """FID 908 주문/체결시간: order/execution time."""
-        return self.values.get("908", "")
+        return self.values.f908
 
     @property
     def fill_no(self) -> int | None:
         """FID 909 체결번호: execution number."""
-        return _int(self.values.get("909", ""))
+        return _int(self.values.f909)
 
     @property
     def fill_price(self) -> int | None:
         """FID 910 체결가: execution price (direction marker dropped)."""
-        return _price(self.values.get("910", ""))
+        return _price(self.values.f910)
 
     @property
     def fill_qty(self) -> int | None:
         """FID 911 체결량: execution quantity."""
-        return _int(self.values.get("911", ""))
+        return _int(self.values.f911)
 
     @property
     def price(self) -> int | None:
         """FID 10 현재가: current price (KRW; direction marker dropped)."""
-        return _price(self.values.get("10", ""))
+        return _price(self.values.f10)
 
     @property
     def best_ask(self) -> int | None:
         """FID 27 (최우선)매도호가: best ask (KRW; direction marker dropped)."""
-        return _price(self.values.get("27", ""))
+        return _price(self.values.f27)
 
     @property
     def best_bid(self) -> int | None:
         """FID 28 (최우선)매수호가: best bid (KRW; direction marker dropped)."""
-        return _price(self.values.get("28", ""))
+        return _price(self.values.f28)
 
     @property
     def unit_fill_price(self) -> int | None:
         """FID 914 단위체결가: unit execution price (direction marker dropped)."""
-        return _price(self.values.get("914", ""))
+        return _price(self.values.f914)
 
     @property
     def unit_fill_qty(self) -> int | None:
         """FID 915 단위체결량: unit execution quantity."""
-        return _int(self.values.get("915", ""))
+        return _int(self.values.f915)
 
     @property
     def commission(self) -> int | None:
         """FID 938 당일매매수수료: today commission."""
-        return _int(self.values.get("938", ""))
+        return _int(self.values.f938)
 
     @property
     def tax(self) -> int | None:
         """FID 939 당일매매세금: today tax."""
-        return _int(self.values.get("939", ""))
+        return _int(self.values.f939)
 
     @property
     def reject_reason(self) -> str:
         """FID 919 거부사유: reject reason."""
-        return self.values.get("919", "")
+        return self.values.f919
 
     @property
     def screen_no(self) -> str:
         """FID 920 화면번호: screen number."""
-        return self.values.get("920", "")
+        return self.values.f920
 
     @property
     def terminal_no(self) -> str:
         """FID 921 터미널번호: terminal number."""
-        return self.values.get("921", "")
+        return self.values.f921
 
     @property
     def credit_type(self) -> str:
         """FID 922 신용구분: credit type."""
-        return self.values.get("922", "")
+        return self.values.f922
 
     @property
     def loan_date(self) -> str:
         """FID 923 대출일: loan date."""
-        return self.values.get("923", "")
+        return self.values.f923
 
     @property
     def after_hours_price(self) -> int | None:
         """FID 10010 시간외단일가_현재가: after-hours single-price current price (direction
         marker dropped)."""
-        return _price(self.values.get("10010", ""))
+        return _price(self.values.f10010)
 
     @property
     def exchange(self) -> str:
         """FID 2134 거래소구분: exchange code (0 combined,1 KRX,2 NXT). Values: 0 combined
         (KRX+NXT) (통합), 1 KRX, 2 NXT."""
-        return self.values.get("2134", "")
+        return self.values.f2134
 
     @property
     def exchange_name(self) -> str:
         """FID 2135 거래소구분명: exchange name."""
-        return self.values.get("2135", "")
+        return self.values.f2135
 
     @property
     def sor(self) -> str:
         """FID 2136 SOR여부: SOR flag."""
-        return self.values.get("2136", "")
+        return self.values.f2136
 
     @property
     def direction(self) -> int:
         """+1 up, -1 down, 0 unchanged: the marker of FID 10 versus the reference price."""
-        return _direction(self.values.get("10", ""))
+        return _direction(self.values.f10)
+
+
+class BalanceValues(FidValues, kw_only=True):
+    """The ``values`` of a :class:`Balance` (04)."""
+
+    FIDS: ClassVar[tuple[str, ...]] = (
+        "9201",
+        "9001",
+        "917",
+        "916",
+        "302",
+        "10",
+        "930",
+        "931",
+        "932",
+        "933",
+        "945",
+        "946",
+        "950",
+        "951",
+        "27",
+        "28",
+        "307",
+        "8019",
+        "957",
+        "958",
+        "918",
+        "990",
+        "991",
+        "992",
+        "993",
+        "959",
+        "924",
+    )
+    FID_FIELDS: ClassVar[Mapping[str, str]] = {fid: f"f{fid}" for fid in FIDS}
+
+    f9201: str = msgspec.field(default="", name="9201")
+    f9001: str = msgspec.field(default="", name="9001")
+    f917: str = msgspec.field(default="", name="917")
+    f916: str = msgspec.field(default="", name="916")
+    f302: str = msgspec.field(default="", name="302")
+    f10: str = msgspec.field(default="", name="10")
+    f930: str = msgspec.field(default="", name="930")
+    f931: str = msgspec.field(default="", name="931")
+    f932: str = msgspec.field(default="", name="932")
+    f933: str = msgspec.field(default="", name="933")
+    f945: str = msgspec.field(default="", name="945")
+    f946: str = msgspec.field(default="", name="946")
+    f950: str = msgspec.field(default="", name="950")
+    f951: str = msgspec.field(default="", name="951")
+    f27: str = msgspec.field(default="", name="27")
+    f28: str = msgspec.field(default="", name="28")
+    f307: str = msgspec.field(default="", name="307")
+    f8019: str = msgspec.field(default="", name="8019")
+    f957: str = msgspec.field(default="", name="957")
+    f958: str = msgspec.field(default="", name="958")
+    f918: str = msgspec.field(default="", name="918")
+    f990: str = msgspec.field(default="", name="990")
+    f991: str = msgspec.field(default="", name="991")
+    f992: str = msgspec.field(default="", name="992")
+    f993: str = msgspec.field(default="", name="993")
+    f959: str = msgspec.field(default="", name="959")
+    f924: str = msgspec.field(default="", name="924")
 
 
 class Balance(RealtimeEvent, tag_field="type", tag="04"):
@@ -400,6 +678,7 @@ class Balance(RealtimeEvent, tag_field="type", tag="04"):
 
     type: ClassVar[str] = "04"
     is_account: ClassVar[bool] = True
+    VALUES_TYPE: ClassVar[_ValuesType] = BalanceValues
     FID_ATTRS: ClassVar[Mapping[str, str]] = {
         "9201": "account_no",
         "9001": "code",
@@ -460,6 +739,8 @@ class Balance(RealtimeEvent, tag_field="type", tag="04"):
         "direction",
     )
 
+    values: BalanceValues = msgspec.field(default_factory=BalanceValues)
+
     def __post_init__(self) -> None:
         # Account and condition-search codes may carry a market prefix (A005930).
         self.item = _code(self.item)
@@ -467,142 +748,189 @@ class Balance(RealtimeEvent, tag_field="type", tag="04"):
     @property
     def account_no(self) -> str:
         """FID 9201 계좌번호: account number."""
-        return self.values.get("9201", "")
+        return self.values.f9201
 
     @property
     def code(self) -> str:
         """FID 9001 종목코드,업종코드: stock or sector code (market prefix stripped)."""
-        return _code(self.values.get("9001", ""))
+        return _code(self.values.f9001)
 
     @property
     def credit_type(self) -> str:
         """FID 917 신용구분: credit type."""
-        return self.values.get("917", "")
+        return self.values.f917
 
     @property
     def loan_date(self) -> str:
         """FID 916 대출일: loan date."""
-        return self.values.get("916", "")
+        return self.values.f916
 
     @property
     def stock_name(self) -> str:
         """FID 302 종목명: stock name."""
-        return self.values.get("302", "")
+        return self.values.f302
 
     @property
     def price(self) -> int | None:
         """FID 10 현재가: current price (KRW; direction marker dropped)."""
-        return _price(self.values.get("10", ""))
+        return _price(self.values.f10)
 
     @property
     def holding_qty(self) -> int | None:
         """FID 930 보유수량: holding quantity (shares)."""
-        return _int(self.values.get("930", ""))
+        return _int(self.values.f930)
 
     @property
     def avg_price(self) -> int | None:
         """FID 931 매입단가: purchase unit price (KRW; direction marker dropped)."""
-        return _price(self.values.get("931", ""))
+        return _price(self.values.f931)
 
     @property
     def total_purchase(self) -> int | None:
         """FID 932 총매입가(당일누적): total purchase (today cumulative) (KRW)."""
-        return _int(self.values.get("932", ""))
+        return _int(self.values.f932)
 
     @property
     def orderable_qty(self) -> int | None:
         """FID 933 주문가능수량: orderable quantity (shares)."""
-        return _int(self.values.get("933", ""))
+        return _int(self.values.f933)
 
     @property
     def today_net_buy_qty(self) -> int | None:
         """FID 945 당일순매수량: today net buy quantity (shares)."""
-        return _int(self.values.get("945", ""))
+        return _int(self.values.f945)
 
     @property
     def side(self) -> str:
         """FID 946 매도/매수구분: sell/buy type."""
-        return self.values.get("946", "")
+        return self.values.f946
 
     @property
     def today_sell_pnl(self) -> int | None:
         """FID 950 당일총매도손익: today total sell P/L."""
-        return _int(self.values.get("950", ""))
+        return _int(self.values.f950)
 
     @property
     def extra_item_951(self) -> str:
         """FID 951 Extra Item: extra item."""
-        return self.values.get("951", "")
+        return self.values.f951
 
     @property
     def best_ask(self) -> int | None:
         """FID 27 (최우선)매도호가: best ask (KRW; direction marker dropped)."""
-        return _price(self.values.get("27", ""))
+        return _price(self.values.f27)
 
     @property
     def best_bid(self) -> int | None:
         """FID 28 (최우선)매수호가: best bid (KRW; direction marker dropped)."""
-        return _price(self.values.get("28", ""))
+        return _price(self.values.f28)
 
     @property
     def base_price(self) -> int | None:
         """FID 307 기준가: base (reference) price (KRW; direction marker dropped)."""
-        return _price(self.values.get("307", ""))
+        return _price(self.values.f307)
 
     @property
     def pnl_rate(self) -> float | None:
         """FID 8019 손익률(실현손익): P/L rate (realized) (percent)."""
-        return _float(self.values.get("8019", ""))
+        return _float(self.values.f8019)
 
     @property
     def credit_amount(self) -> int | None:
         """FID 957 신용금액: credit amount."""
-        return _int(self.values.get("957", ""))
+        return _int(self.values.f957)
 
     @property
     def credit_interest(self) -> int | None:
         """FID 958 신용이자: credit interest."""
-        return _int(self.values.get("958", ""))
+        return _int(self.values.f958)
 
     @property
     def maturity_date(self) -> str:
         """FID 918 만기일: maturity date."""
-        return self.values.get("918", "")
+        return self.values.f918
 
     @property
     def realized_pnl(self) -> int | None:
         """FID 990 당일실현손익(유가): today realized P/L (cash)."""
-        return _int(self.values.get("990", ""))
+        return _int(self.values.f990)
 
     @property
     def realized_pnl_rate(self) -> float | None:
         """FID 991 당일실현손익율(유가): today realized P/L rate (cash)."""
-        return _float(self.values.get("991", ""))
+        return _float(self.values.f991)
 
     @property
     def credit_realized_pnl(self) -> int | None:
         """FID 992 당일실현손익(신용): today realized P/L (credit)."""
-        return _int(self.values.get("992", ""))
+        return _int(self.values.f992)
 
     @property
     def credit_realized_pnl_rate(self) -> float | None:
         """FID 993 당일실현손익율(신용): today realized P/L rate (credit)."""
-        return _float(self.values.get("993", ""))
+        return _float(self.values.f993)
 
     @property
     def collateral_loan_qty(self) -> int | None:
         """FID 959 담보대출수량: collateral loan quantity."""
-        return _int(self.values.get("959", ""))
+        return _int(self.values.f959)
 
     @property
     def extra_item(self) -> str:
         """FID 924 Extra Item: extra item."""
-        return self.values.get("924", "")
+        return self.values.f924
 
     @property
     def direction(self) -> int:
         """+1 up, -1 down, 0 unchanged: the marker of FID 10 versus the reference price."""
-        return _direction(self.values.get("10", ""))
+        return _direction(self.values.f10)
+
+
+class StockIndicativePriceValues(FidValues, kw_only=True):
+    """The ``values`` of a :class:`StockIndicativePrice` (0A)."""
+
+    FIDS: ClassVar[tuple[str, ...]] = (
+        "10",
+        "11",
+        "12",
+        "27",
+        "28",
+        "13",
+        "14",
+        "16",
+        "17",
+        "18",
+        "25",
+        "26",
+        "29",
+        "30",
+        "31",
+        "32",
+        "311",
+        "567",
+        "568",
+    )
+    FID_FIELDS: ClassVar[Mapping[str, str]] = {fid: f"f{fid}" for fid in FIDS}
+
+    f10: str = msgspec.field(default="", name="10")
+    f11: str = msgspec.field(default="", name="11")
+    f12: str = msgspec.field(default="", name="12")
+    f27: str = msgspec.field(default="", name="27")
+    f28: str = msgspec.field(default="", name="28")
+    f13: str = msgspec.field(default="", name="13")
+    f14: str = msgspec.field(default="", name="14")
+    f16: str = msgspec.field(default="", name="16")
+    f17: str = msgspec.field(default="", name="17")
+    f18: str = msgspec.field(default="", name="18")
+    f25: str = msgspec.field(default="", name="25")
+    f26: str = msgspec.field(default="", name="26")
+    f29: str = msgspec.field(default="", name="29")
+    f30: str = msgspec.field(default="", name="30")
+    f31: str = msgspec.field(default="", name="31")
+    f32: str = msgspec.field(default="", name="32")
+    f311: str = msgspec.field(default="", name="311")
+    f567: str = msgspec.field(default="", name="567")
+    f568: str = msgspec.field(default="", name="568")
 
 
 class StockIndicativePrice(RealtimeEvent, tag_field="type", tag="0A"):
@@ -610,6 +938,7 @@ class StockIndicativePrice(RealtimeEvent, tag_field="type", tag="0A"):
     suffixes as for REST)."""
 
     type: ClassVar[str] = "0A"
+    VALUES_TYPE: ClassVar[_ValuesType] = StockIndicativePriceValues
     FID_ATTRS: ClassVar[Mapping[str, str]] = {
         "10": "price",
         "11": "change",
@@ -654,106 +983,203 @@ class StockIndicativePrice(RealtimeEvent, tag_field="type", tag="0A"):
         "direction",
     )
 
+    values: StockIndicativePriceValues = msgspec.field(default_factory=StockIndicativePriceValues)
+
     @property
     def price(self) -> int | None:
         """FID 10 현재가: current price (KRW; direction marker dropped)."""
-        return _price(self.values.get("10", ""))
+        return _price(self.values.f10)
 
     @property
     def change(self) -> int | None:
         """FID 11 전일대비: change vs previous close (KRW)."""
-        return _int(self.values.get("11", ""))
+        return _int(self.values.f11)
 
     @property
     def change_rate(self) -> float | None:
         """FID 12 등락율: change rate (%)."""
-        return _float(self.values.get("12", ""))
+        return _float(self.values.f12)
 
     @property
     def best_ask(self) -> int | None:
         """FID 27 (최우선)매도호가: best ask (KRW; direction marker dropped)."""
-        return _price(self.values.get("27", ""))
+        return _price(self.values.f27)
 
     @property
     def best_bid(self) -> int | None:
         """FID 28 (최우선)매수호가: best bid (KRW; direction marker dropped)."""
-        return _price(self.values.get("28", ""))
+        return _price(self.values.f28)
 
     @property
     def cum_volume(self) -> int | None:
         """FID 13 누적거래량: accumulated volume (shares)."""
-        return _int(self.values.get("13", ""))
+        return _int(self.values.f13)
 
     @property
     def cum_value(self) -> int | None:
         """FID 14 누적거래대금: accumulated trading value (KRW million)."""
-        return _int(self.values.get("14", ""))
+        return _int(self.values.f14)
 
     @property
     def open(self) -> int | None:
         """FID 16 시가: open (KRW; direction marker dropped)."""
-        return _price(self.values.get("16", ""))
+        return _price(self.values.f16)
 
     @property
     def high(self) -> int | None:
         """FID 17 고가: high (KRW; direction marker dropped)."""
-        return _price(self.values.get("17", ""))
+        return _price(self.values.f17)
 
     @property
     def low(self) -> int | None:
         """FID 18 저가: low (KRW; direction marker dropped)."""
-        return _price(self.values.get("18", ""))
+        return _price(self.values.f18)
 
     @property
     def change_sign(self) -> str:
         """FID 25 전일대비기호: change sign code. Values: 1 upper limit (상한가), 2 up (상승), 3
         unchanged (보합), 4 lower limit (하한가), 5 down (하락)."""
-        return self.values.get("25", "")
+        return self.values.f25
 
     @property
     def volume_change(self) -> int | None:
         """FID 26 전일거래량대비(계약,주): volume change vs previous day (shares)."""
-        return _int(self.values.get("26", ""))
+        return _int(self.values.f26)
 
     @property
     def value_change(self) -> int | None:
         """FID 29 거래대금증감: trading value change (KRW)."""
-        return _int(self.values.get("29", ""))
+        return _int(self.values.f29)
 
     @property
     def volume_ratio(self) -> float | None:
         """FID 30 전일거래량대비(비율): volume ratio vs previous day (%)."""
-        return _float(self.values.get("30", ""))
+        return _float(self.values.f30)
 
     @property
     def turnover_rate(self) -> float | None:
         """FID 31 거래회전율: turnover rate (percent)."""
-        return _float(self.values.get("31", ""))
+        return _float(self.values.f31)
 
     @property
     def trading_cost(self) -> int | None:
         """FID 32 거래비용: trading cost."""
-        return _int(self.values.get("32", ""))
+        return _int(self.values.f32)
 
     @property
     def market_cap(self) -> int | None:
         """FID 311 시가총액(억): market cap (KRW 100 million) (KRW 100 million)."""
-        return _int(self.values.get("311", ""))
+        return _int(self.values.f311)
 
     @property
     def upper_limit_time(self) -> str:
         """FID 567 상한가발생시간: upper-limit reached time."""
-        return self.values.get("567", "")
+        return self.values.f567
 
     @property
     def lower_limit_time(self) -> str:
         """FID 568 하한가발생시간: lower-limit reached time."""
-        return self.values.get("568", "")
+        return self.values.f568
 
     @property
     def direction(self) -> int:
         """+1 up, -1 down, 0 unchanged: the marker of FID 10 versus the reference price."""
-        return _direction(self.values.get("10", ""))
+        return _direction(self.values.f10)
+
+
+class StockTradeValues(FidValues, kw_only=True):
+    """The ``values`` of a :class:`StockTrade` (0B)."""
+
+    FIDS: ClassVar[tuple[str, ...]] = (
+        "20",
+        "10",
+        "11",
+        "12",
+        "27",
+        "28",
+        "15",
+        "13",
+        "14",
+        "16",
+        "17",
+        "18",
+        "25",
+        "26",
+        "29",
+        "30",
+        "31",
+        "32",
+        "228",
+        "311",
+        "290",
+        "691",
+        "567",
+        "568",
+        "851",
+        "1890",
+        "1891",
+        "1892",
+        "1030",
+        "1031",
+        "1032",
+        "1071",
+        "1072",
+        "1313",
+        "1315",
+        "1316",
+        "1314",
+        "1497",
+        "1498",
+        "620",
+        "732",
+        "852",
+        "9081",
+    )
+    FID_FIELDS: ClassVar[Mapping[str, str]] = {fid: f"f{fid}" for fid in FIDS}
+
+    f20: str = msgspec.field(default="", name="20")
+    f10: str = msgspec.field(default="", name="10")
+    f11: str = msgspec.field(default="", name="11")
+    f12: str = msgspec.field(default="", name="12")
+    f27: str = msgspec.field(default="", name="27")
+    f28: str = msgspec.field(default="", name="28")
+    f15: str = msgspec.field(default="", name="15")
+    f13: str = msgspec.field(default="", name="13")
+    f14: str = msgspec.field(default="", name="14")
+    f16: str = msgspec.field(default="", name="16")
+    f17: str = msgspec.field(default="", name="17")
+    f18: str = msgspec.field(default="", name="18")
+    f25: str = msgspec.field(default="", name="25")
+    f26: str = msgspec.field(default="", name="26")
+    f29: str = msgspec.field(default="", name="29")
+    f30: str = msgspec.field(default="", name="30")
+    f31: str = msgspec.field(default="", name="31")
+    f32: str = msgspec.field(default="", name="32")
+    f228: str = msgspec.field(default="", name="228")
+    f311: str = msgspec.field(default="", name="311")
+    f290: str = msgspec.field(default="", name="290")
+    f691: str = msgspec.field(default="", name="691")
+    f567: str = msgspec.field(default="", name="567")
+    f568: str = msgspec.field(default="", name="568")
+    f851: str = msgspec.field(default="", name="851")
+    f1890: str = msgspec.field(default="", name="1890")
+    f1891: str = msgspec.field(default="", name="1891")
+    f1892: str = msgspec.field(default="", name="1892")
+    f1030: str = msgspec.field(default="", name="1030")
+    f1031: str = msgspec.field(default="", name="1031")
+    f1032: str = msgspec.field(default="", name="1032")
+    f1071: str = msgspec.field(default="", name="1071")
+    f1072: str = msgspec.field(default="", name="1072")
+    f1313: str = msgspec.field(default="", name="1313")
+    f1315: str = msgspec.field(default="", name="1315")
+    f1316: str = msgspec.field(default="", name="1316")
+    f1314: str = msgspec.field(default="", name="1314")
+    f1497: str = msgspec.field(default="", name="1497")
+    f1498: str = msgspec.field(default="", name="1498")
+    f620: str = msgspec.field(default="", name="620")
+    f732: str = msgspec.field(default="", name="732")
+    f852: str = msgspec.field(default="", name="852")
+    f9081: str = msgspec.field(default="", name="9081")
 
 
 class StockTrade(RealtimeEvent, tag_field="type", tag="0B"):
@@ -761,6 +1187,7 @@ class StockTrade(RealtimeEvent, tag_field="type", tag="0B"):
     REST)."""
 
     type: ClassVar[str] = "0B"
+    VALUES_TYPE: ClassVar[_ValuesType] = StockTradeValues
     FID_ATTRS: ClassVar[Mapping[str, str]] = {
         "20": "time",
         "10": "price",
@@ -853,228 +1280,243 @@ class StockTrade(RealtimeEvent, tag_field="type", tag="0B"):
         "direction",
     )
 
+    values: StockTradeValues = msgspec.field(default_factory=StockTradeValues)
+
     @property
     def time(self) -> str:
         """FID 20 체결시간: execution time."""
-        return self.values.get("20", "")
+        return self.values.f20
 
     @property
     def price(self) -> int | None:
         """FID 10 현재가: current price (KRW; direction marker dropped)."""
-        return _price(self.values.get("10", ""))
+        return _price(self.values.f10)
 
     @property
     def change(self) -> int | None:
         """FID 11 전일대비: change vs previous close (KRW)."""
-        return _int(self.values.get("11", ""))
+        return _int(self.values.f11)
 
     @property
     def change_rate(self) -> float | None:
         """FID 12 등락율: change rate (%)."""
-        return _float(self.values.get("12", ""))
+        return _float(self.values.f12)
 
     @property
     def best_ask(self) -> int | None:
         """FID 27 (최우선)매도호가: best ask (KRW; direction marker dropped)."""
-        return _price(self.values.get("27", ""))
+        return _price(self.values.f27)
 
     @property
     def best_bid(self) -> int | None:
         """FID 28 (최우선)매수호가: best bid (KRW; direction marker dropped)."""
-        return _price(self.values.get("28", ""))
+        return _price(self.values.f28)
 
     @property
     def volume(self) -> int | None:
         """FID 15 거래량: trade volume (+ buy-initiated, - sell-initiated)."""
-        return _int(self.values.get("15", ""))
+        return _int(self.values.f15)
 
     @property
     def cum_volume(self) -> int | None:
         """FID 13 누적거래량: accumulated volume (shares)."""
-        return _int(self.values.get("13", ""))
+        return _int(self.values.f13)
 
     @property
     def cum_value(self) -> int | None:
         """FID 14 누적거래대금: accumulated trading value (KRW million)."""
-        return _int(self.values.get("14", ""))
+        return _int(self.values.f14)
 
     @property
     def open(self) -> int | None:
         """FID 16 시가: open (KRW; direction marker dropped)."""
-        return _price(self.values.get("16", ""))
+        return _price(self.values.f16)
 
     @property
     def high(self) -> int | None:
         """FID 17 고가: high (KRW; direction marker dropped)."""
-        return _price(self.values.get("17", ""))
+        return _price(self.values.f17)
 
     @property
     def low(self) -> int | None:
         """FID 18 저가: low (KRW; direction marker dropped)."""
-        return _price(self.values.get("18", ""))
+        return _price(self.values.f18)
 
     @property
     def change_sign(self) -> str:
         """FID 25 전일대비기호: change sign code. Values: 1 upper limit (상한가), 2 up (상승), 3
         unchanged (보합), 4 lower limit (하한가), 5 down (하락)."""
-        return self.values.get("25", "")
+        return self.values.f25
 
     @property
     def volume_change(self) -> int | None:
         """FID 26 전일거래량대비(계약,주): volume change vs previous day (shares)."""
-        return _int(self.values.get("26", ""))
+        return _int(self.values.f26)
 
     @property
     def value_change(self) -> int | None:
         """FID 29 거래대금증감: trading value change (KRW)."""
-        return _int(self.values.get("29", ""))
+        return _int(self.values.f29)
 
     @property
     def volume_ratio(self) -> float | None:
         """FID 30 전일거래량대비(비율): volume ratio vs previous day (%)."""
-        return _float(self.values.get("30", ""))
+        return _float(self.values.f30)
 
     @property
     def turnover_rate(self) -> float | None:
         """FID 31 거래회전율: turnover rate (percent)."""
-        return _float(self.values.get("31", ""))
+        return _float(self.values.f31)
 
     @property
     def trading_cost(self) -> int | None:
         """FID 32 거래비용: trading cost."""
-        return _int(self.values.get("32", ""))
+        return _int(self.values.f32)
 
     @property
     def strength(self) -> float | None:
         """FID 228 체결강도: execution strength (percent)."""
-        return _float(self.values.get("228", ""))
+        return _float(self.values.f228)
 
     @property
     def market_cap(self) -> int | None:
         """FID 311 시가총액(억): market cap (KRW 100 million)."""
-        return _int(self.values.get("311", ""))
+        return _int(self.values.f311)
 
     @property
     def session(self) -> str:
         """FID 290 장구분: session (1 pre-market, 2 regular, 3 after-hours). Values: 1 pre-market
         after-hours (장전 시간외), 2 regular session (장중), 3 post-market after-hours (장후
         시간외)."""
-        return self.values.get("290", "")
+        return self.values.f290
 
     @property
     def ko_proximity(self) -> float | None:
         """FID 691 K.O 접근도: KO proximity."""
-        return _float(self.values.get("691", ""))
+        return _float(self.values.f691)
 
     @property
     def upper_limit_time(self) -> str:
         """FID 567 상한가발생시간: upper-limit reached time."""
-        return self.values.get("567", "")
+        return self.values.f567
 
     @property
     def lower_limit_time(self) -> str:
         """FID 568 하한가발생시간: lower-limit reached time."""
-        return self.values.get("568", "")
+        return self.values.f568
 
     @property
     def volume_ratio_same_time(self) -> float | None:
         """FID 851 전일 동시간 거래량 비율: volume ratio vs same time previous day."""
-        return _float(self.values.get("851", ""))
+        return _float(self.values.f851)
 
     @property
     def open_time(self) -> str:
         """FID 1890 시가시간: open time."""
-        return self.values.get("1890", "")
+        return self.values.f1890
 
     @property
     def high_time(self) -> str:
         """FID 1891 고가시간: high time."""
-        return self.values.get("1891", "")
+        return self.values.f1891
 
     @property
     def low_time(self) -> str:
         """FID 1892 저가시간: low time."""
-        return self.values.get("1892", "")
+        return self.values.f1892
 
     @property
     def sell_execution_volume(self) -> int | None:
         """FID 1030 매도체결량: sell-side execution volume."""
-        return _int(self.values.get("1030", ""))
+        return _int(self.values.f1030)
 
     @property
     def buy_execution_volume(self) -> int | None:
         """FID 1031 매수체결량: buy-side execution volume."""
-        return _int(self.values.get("1031", ""))
+        return _int(self.values.f1031)
 
     @property
     def buy_ratio(self) -> float | None:
         """FID 1032 매수비율: buy ratio."""
-        return _float(self.values.get("1032", ""))
+        return _float(self.values.f1032)
 
     @property
     def sell_execution_count(self) -> int | None:
         """FID 1071 매도체결건수: sell execution count."""
-        return _int(self.values.get("1071", ""))
+        return _int(self.values.f1071)
 
     @property
     def buy_execution_count(self) -> int | None:
         """FID 1072 매수체결건수: buy execution count."""
-        return _int(self.values.get("1072", ""))
+        return _int(self.values.f1072)
 
     @property
     def instant_trading_value(self) -> int | None:
         """FID 1313 순간거래대금: instant trading value."""
-        return _int(self.values.get("1313", ""))
+        return _int(self.values.f1313)
 
     @property
     def single_sell_execution_volume(self) -> int | None:
         """FID 1315 매도체결량_단건: single sell execution volume."""
-        return _int(self.values.get("1315", ""))
+        return _int(self.values.f1315)
 
     @property
     def single_buy_execution_volume(self) -> int | None:
         """FID 1316 매수체결량_단건: single buy execution volume."""
-        return _int(self.values.get("1316", ""))
+        return _int(self.values.f1316)
 
     @property
     def net_buy_execution_volume(self) -> int | None:
         """FID 1314 순매수체결량: net buy execution volume."""
-        return _int(self.values.get("1314", ""))
+        return _int(self.values.f1314)
 
     @property
     def cfd_margin(self) -> float | None:
         """FID 1497 CFD증거금: CFD margin."""
-        return _float(self.values.get("1497", ""))
+        return _float(self.values.f1497)
 
     @property
     def maintenance_margin(self) -> float | None:
         """FID 1498 유지증거금: maintenance margin."""
-        return _float(self.values.get("1498", ""))
+        return _float(self.values.f1498)
 
     @property
     def today_average_price(self) -> float | None:
         """FID 620 당일거래평균가: today average price."""
-        return _float(self.values.get("620", ""))
+        return _float(self.values.f620)
 
     @property
     def cfd_trading_cost(self) -> float | None:
         """FID 732 CFD거래비용: CFD trading cost."""
-        return _float(self.values.get("732", ""))
+        return _float(self.values.f732)
 
     @property
     def short_borrowing_cost(self) -> float | None:
         """FID 852 대주거래비용: short borrowing cost."""
-        return _float(self.values.get("852", ""))
+        return _float(self.values.f852)
 
     @property
     def exchange(self) -> str:
         """FID 9081 거래소구분: exchange code."""
-        return self.values.get("9081", "")
+        return self.values.f9081
 
     @property
     def direction(self) -> int:
         """+1 up, -1 down, 0 unchanged: the marker of FID 10 versus the reference price."""
-        return _direction(self.values.get("10", ""))
+        return _direction(self.values.f10)
+
+
+class BestQuoteValues(FidValues, kw_only=True):
+    """The ``values`` of a :class:`BestQuote` (0C)."""
+
+    FIDS: ClassVar[tuple[str, ...]] = (
+        "27",
+        "28",
+    )
+    FID_FIELDS: ClassVar[Mapping[str, str]] = {fid: f"f{fid}" for fid in FIDS}
+
+    f27: str = msgspec.field(default="", name="27")
+    f28: str = msgspec.field(default="", name="28")
 
 
 class BestQuote(RealtimeEvent, tag_field="type", tag="0C"):
@@ -1082,6 +1524,7 @@ class BestQuote(RealtimeEvent, tag_field="type", tag="0C"):
     REST)."""
 
     type: ClassVar[str] = "0C"
+    VALUES_TYPE: ClassVar[_ValuesType] = BestQuoteValues
     FID_ATTRS: ClassVar[Mapping[str, str]] = {
         "27": "best_ask",
         "28": "best_bid",
@@ -1091,15 +1534,352 @@ class BestQuote(RealtimeEvent, tag_field="type", tag="0C"):
         "best_bid",
     )
 
+    values: BestQuoteValues = msgspec.field(default_factory=BestQuoteValues)
+
     @property
     def best_ask(self) -> int | None:
         """FID 27 (최우선)매도호가: best ask (KRW; direction marker dropped)."""
-        return _price(self.values.get("27", ""))
+        return _price(self.values.f27)
 
     @property
     def best_bid(self) -> int | None:
         """FID 28 (최우선)매수호가: best bid (KRW; direction marker dropped)."""
-        return _price(self.values.get("28", ""))
+        return _price(self.values.f28)
+
+
+class OrderBookUpdateValues(FidValues, kw_only=True):
+    """The ``values`` of a :class:`OrderBookUpdate` (0D)."""
+
+    FIDS: ClassVar[tuple[str, ...]] = (
+        "21",
+        "41",
+        "61",
+        "81",
+        "51",
+        "71",
+        "91",
+        "42",
+        "62",
+        "82",
+        "52",
+        "72",
+        "92",
+        "43",
+        "63",
+        "83",
+        "53",
+        "73",
+        "93",
+        "44",
+        "64",
+        "84",
+        "54",
+        "74",
+        "94",
+        "45",
+        "65",
+        "85",
+        "55",
+        "75",
+        "95",
+        "46",
+        "66",
+        "86",
+        "56",
+        "76",
+        "96",
+        "47",
+        "67",
+        "87",
+        "57",
+        "77",
+        "97",
+        "48",
+        "68",
+        "88",
+        "58",
+        "78",
+        "98",
+        "49",
+        "69",
+        "89",
+        "59",
+        "79",
+        "99",
+        "50",
+        "70",
+        "90",
+        "60",
+        "80",
+        "100",
+        "121",
+        "122",
+        "125",
+        "126",
+        "23",
+        "24",
+        "128",
+        "129",
+        "138",
+        "139",
+        "200",
+        "201",
+        "238",
+        "291",
+        "292",
+        "293",
+        "294",
+        "295",
+        "621",
+        "631",
+        "622",
+        "632",
+        "623",
+        "633",
+        "624",
+        "634",
+        "625",
+        "635",
+        "626",
+        "636",
+        "627",
+        "637",
+        "628",
+        "638",
+        "629",
+        "639",
+        "630",
+        "640",
+        "13",
+        "299",
+        "215",
+        "216",
+        "6044",
+        "6045",
+        "6046",
+        "6047",
+        "6048",
+        "6049",
+        "6050",
+        "6051",
+        "6052",
+        "6053",
+        "6054",
+        "6055",
+        "6056",
+        "6057",
+        "6058",
+        "6059",
+        "6060",
+        "6061",
+        "6062",
+        "6063",
+        "6064",
+        "6065",
+        "6066",
+        "6067",
+        "6068",
+        "6069",
+        "6070",
+        "6071",
+        "6072",
+        "6073",
+        "6074",
+        "6075",
+        "6076",
+        "6077",
+        "6078",
+        "6079",
+        "6080",
+        "6081",
+        "6082",
+        "6083",
+        "6084",
+        "6085",
+        "6086",
+        "6087",
+        "6100",
+        "6101",
+        "6102",
+        "6103",
+        "6104",
+        "6105",
+        "6106",
+        "6107",
+        "6108",
+        "6109",
+        "6110",
+        "6111",
+        "6112",
+        "6113",
+        "6114",
+        "6115",
+    )
+    FID_FIELDS: ClassVar[Mapping[str, str]] = {fid: f"f{fid}" for fid in FIDS}
+
+    f21: str = msgspec.field(default="", name="21")
+    f41: str = msgspec.field(default="", name="41")
+    f61: str = msgspec.field(default="", name="61")
+    f81: str = msgspec.field(default="", name="81")
+    f51: str = msgspec.field(default="", name="51")
+    f71: str = msgspec.field(default="", name="71")
+    f91: str = msgspec.field(default="", name="91")
+    f42: str = msgspec.field(default="", name="42")
+    f62: str = msgspec.field(default="", name="62")
+    f82: str = msgspec.field(default="", name="82")
+    f52: str = msgspec.field(default="", name="52")
+    f72: str = msgspec.field(default="", name="72")
+    f92: str = msgspec.field(default="", name="92")
+    f43: str = msgspec.field(default="", name="43")
+    f63: str = msgspec.field(default="", name="63")
+    f83: str = msgspec.field(default="", name="83")
+    f53: str = msgspec.field(default="", name="53")
+    f73: str = msgspec.field(default="", name="73")
+    f93: str = msgspec.field(default="", name="93")
+    f44: str = msgspec.field(default="", name="44")
+    f64: str = msgspec.field(default="", name="64")
+    f84: str = msgspec.field(default="", name="84")
+    f54: str = msgspec.field(default="", name="54")
+    f74: str = msgspec.field(default="", name="74")
+    f94: str = msgspec.field(default="", name="94")
+    f45: str = msgspec.field(default="", name="45")
+    f65: str = msgspec.field(default="", name="65")
+    f85: str = msgspec.field(default="", name="85")
+    f55: str = msgspec.field(default="", name="55")
+    f75: str = msgspec.field(default="", name="75")
+    f95: str = msgspec.field(default="", name="95")
+    f46: str = msgspec.field(default="", name="46")
+    f66: str = msgspec.field(default="", name="66")
+    f86: str = msgspec.field(default="", name="86")
+    f56: str = msgspec.field(default="", name="56")
+    f76: str = msgspec.field(default="", name="76")
+    f96: str = msgspec.field(default="", name="96")
+    f47: str = msgspec.field(default="", name="47")
+    f67: str = msgspec.field(default="", name="67")
+    f87: str = msgspec.field(default="", name="87")
+    f57: str = msgspec.field(default="", name="57")
+    f77: str = msgspec.field(default="", name="77")
+    f97: str = msgspec.field(default="", name="97")
+    f48: str = msgspec.field(default="", name="48")
+    f68: str = msgspec.field(default="", name="68")
+    f88: str = msgspec.field(default="", name="88")
+    f58: str = msgspec.field(default="", name="58")
+    f78: str = msgspec.field(default="", name="78")
+    f98: str = msgspec.field(default="", name="98")
+    f49: str = msgspec.field(default="", name="49")
+    f69: str = msgspec.field(default="", name="69")
+    f89: str = msgspec.field(default="", name="89")
+    f59: str = msgspec.field(default="", name="59")
+    f79: str = msgspec.field(default="", name="79")
+    f99: str = msgspec.field(default="", name="99")
+    f50: str = msgspec.field(default="", name="50")
+    f70: str = msgspec.field(default="", name="70")
+    f90: str = msgspec.field(default="", name="90")
+    f60: str = msgspec.field(default="", name="60")
+    f80: str = msgspec.field(default="", name="80")
+    f100: str = msgspec.field(default="", name="100")
+    f121: str = msgspec.field(default="", name="121")
+    f122: str = msgspec.field(default="", name="122")
+    f125: str = msgspec.field(default="", name="125")
+    f126: str = msgspec.field(default="", name="126")
+    f23: str = msgspec.field(default="", name="23")
+    f24: str = msgspec.field(default="", name="24")
+    f128: str = msgspec.field(default="", name="128")
+    f129: str = msgspec.field(default="", name="129")
+    f138: str = msgspec.field(default="", name="138")
+    f139: str = msgspec.field(default="", name="139")
+    f200: str = msgspec.field(default="", name="200")
+    f201: str = msgspec.field(default="", name="201")
+    f238: str = msgspec.field(default="", name="238")
+    f291: str = msgspec.field(default="", name="291")
+    f292: str = msgspec.field(default="", name="292")
+    f293: str = msgspec.field(default="", name="293")
+    f294: str = msgspec.field(default="", name="294")
+    f295: str = msgspec.field(default="", name="295")
+    f621: str = msgspec.field(default="", name="621")
+    f631: str = msgspec.field(default="", name="631")
+    f622: str = msgspec.field(default="", name="622")
+    f632: str = msgspec.field(default="", name="632")
+    f623: str = msgspec.field(default="", name="623")
+    f633: str = msgspec.field(default="", name="633")
+    f624: str = msgspec.field(default="", name="624")
+    f634: str = msgspec.field(default="", name="634")
+    f625: str = msgspec.field(default="", name="625")
+    f635: str = msgspec.field(default="", name="635")
+    f626: str = msgspec.field(default="", name="626")
+    f636: str = msgspec.field(default="", name="636")
+    f627: str = msgspec.field(default="", name="627")
+    f637: str = msgspec.field(default="", name="637")
+    f628: str = msgspec.field(default="", name="628")
+    f638: str = msgspec.field(default="", name="638")
+    f629: str = msgspec.field(default="", name="629")
+    f639: str = msgspec.field(default="", name="639")
+    f630: str = msgspec.field(default="", name="630")
+    f640: str = msgspec.field(default="", name="640")
+    f13: str = msgspec.field(default="", name="13")
+    f299: str = msgspec.field(default="", name="299")
+    f215: str = msgspec.field(default="", name="215")
+    f216: str = msgspec.field(default="", name="216")
+    f6044: str = msgspec.field(default="", name="6044")
+    f6045: str = msgspec.field(default="", name="6045")
+    f6046: str = msgspec.field(default="", name="6046")
+    f6047: str = msgspec.field(default="", name="6047")
+    f6048: str = msgspec.field(default="", name="6048")
+    f6049: str = msgspec.field(default="", name="6049")
+    f6050: str = msgspec.field(default="", name="6050")
+    f6051: str = msgspec.field(default="", name="6051")
+    f6052: str = msgspec.field(default="", name="6052")
+    f6053: str = msgspec.field(default="", name="6053")
+    f6054: str = msgspec.field(default="", name="6054")
+    f6055: str = msgspec.field(default="", name="6055")
+    f6056: str = msgspec.field(default="", name="6056")
+    f6057: str = msgspec.field(default="", name="6057")
+    f6058: str = msgspec.field(default="", name="6058")
+    f6059: str = msgspec.field(default="", name="6059")
+    f6060: str = msgspec.field(default="", name="6060")
+    f6061: str = msgspec.field(default="", name="6061")
+    f6062: str = msgspec.field(default="", name="6062")
+    f6063: str = msgspec.field(default="", name="6063")
+    f6064: str = msgspec.field(default="", name="6064")
+    f6065: str = msgspec.field(default="", name="6065")
+    f6066: str = msgspec.field(default="", name="6066")
+    f6067: str = msgspec.field(default="", name="6067")
+    f6068: str = msgspec.field(default="", name="6068")
+    f6069: str = msgspec.field(default="", name="6069")
+    f6070: str = msgspec.field(default="", name="6070")
+    f6071: str = msgspec.field(default="", name="6071")
+    f6072: str = msgspec.field(default="", name="6072")
+    f6073: str = msgspec.field(default="", name="6073")
+    f6074: str = msgspec.field(default="", name="6074")
+    f6075: str = msgspec.field(default="", name="6075")
+    f6076: str = msgspec.field(default="", name="6076")
+    f6077: str = msgspec.field(default="", name="6077")
+    f6078: str = msgspec.field(default="", name="6078")
+    f6079: str = msgspec.field(default="", name="6079")
+    f6080: str = msgspec.field(default="", name="6080")
+    f6081: str = msgspec.field(default="", name="6081")
+    f6082: str = msgspec.field(default="", name="6082")
+    f6083: str = msgspec.field(default="", name="6083")
+    f6084: str = msgspec.field(default="", name="6084")
+    f6085: str = msgspec.field(default="", name="6085")
+    f6086: str = msgspec.field(default="", name="6086")
+    f6087: str = msgspec.field(default="", name="6087")
+    f6100: str = msgspec.field(default="", name="6100")
+    f6101: str = msgspec.field(default="", name="6101")
+    f6102: str = msgspec.field(default="", name="6102")
+    f6103: str = msgspec.field(default="", name="6103")
+    f6104: str = msgspec.field(default="", name="6104")
+    f6105: str = msgspec.field(default="", name="6105")
+    f6106: str = msgspec.field(default="", name="6106")
+    f6107: str = msgspec.field(default="", name="6107")
+    f6108: str = msgspec.field(default="", name="6108")
+    f6109: str = msgspec.field(default="", name="6109")
+    f6110: str = msgspec.field(default="", name="6110")
+    f6111: str = msgspec.field(default="", name="6111")
+    f6112: str = msgspec.field(default="", name="6112")
+    f6113: str = msgspec.field(default="", name="6113")
+    f6114: str = msgspec.field(default="", name="6114")
+    f6115: str = msgspec.field(default="", name="6115")
 
 
 class OrderBookUpdate(RealtimeEvent, tag_field="type", tag="0D"):
@@ -1107,6 +1887,7 @@ class OrderBookUpdate(RealtimeEvent, tag_field="type", tag="0D"):
     suffixes as for REST)."""
 
     type: ClassVar[str] = "0D"
+    VALUES_TYPE: ClassVar[_ValuesType] = OrderBookUpdateValues
     FID_ATTRS: ClassVar[Mapping[str, str]] = {
         "21": "quote_time",
         "41": "ask_price_1",
@@ -1440,510 +2221,512 @@ class OrderBookUpdate(RealtimeEvent, tag_field="type", tag="0D"):
         "bids",
     )
 
+    values: OrderBookUpdateValues = msgspec.field(default_factory=OrderBookUpdateValues)
+
     @property
     def quote_time(self) -> str:
         """FID 21 호가시간: quote time."""
-        return self.values.get("21", "")
+        return self.values.f21
 
     @property
     def ask_price_1(self) -> int | None:
         """FID 41 매도호가1: ask price level 1 (KRW; direction marker dropped)."""
-        return _price(self.values.get("41", ""))
+        return _price(self.values.f41)
 
     @property
     def ask_qty_1(self) -> int | None:
         """FID 61 매도호가수량1: ask quantity level 1 (shares)."""
-        return _int(self.values.get("61", ""))
+        return _int(self.values.f61)
 
     @property
     def ask_qty_change_1(self) -> int | None:
         """FID 81 매도호가직전대비1: ask quantity change level 1."""
-        return _int(self.values.get("81", ""))
+        return _int(self.values.f81)
 
     @property
     def bid_price_1(self) -> int | None:
         """FID 51 매수호가1: bid price level 1 (KRW; direction marker dropped)."""
-        return _price(self.values.get("51", ""))
+        return _price(self.values.f51)
 
     @property
     def bid_qty_1(self) -> int | None:
         """FID 71 매수호가수량1: bid quantity level 1 (shares)."""
-        return _int(self.values.get("71", ""))
+        return _int(self.values.f71)
 
     @property
     def bid_qty_change_1(self) -> int | None:
         """FID 91 매수호가직전대비1: bid quantity change level 1."""
-        return _int(self.values.get("91", ""))
+        return _int(self.values.f91)
 
     @property
     def ask_price_2(self) -> int | None:
         """FID 42 매도호가2: ask price level 2 (KRW; direction marker dropped)."""
-        return _price(self.values.get("42", ""))
+        return _price(self.values.f42)
 
     @property
     def ask_qty_2(self) -> int | None:
         """FID 62 매도호가수량2: ask quantity level 2 (shares)."""
-        return _int(self.values.get("62", ""))
+        return _int(self.values.f62)
 
     @property
     def ask_qty_change_2(self) -> int | None:
         """FID 82 매도호가직전대비2: ask quantity change level 2."""
-        return _int(self.values.get("82", ""))
+        return _int(self.values.f82)
 
     @property
     def bid_price_2(self) -> int | None:
         """FID 52 매수호가2: bid price level 2 (KRW; direction marker dropped)."""
-        return _price(self.values.get("52", ""))
+        return _price(self.values.f52)
 
     @property
     def bid_qty_2(self) -> int | None:
         """FID 72 매수호가수량2: bid quantity level 2 (shares)."""
-        return _int(self.values.get("72", ""))
+        return _int(self.values.f72)
 
     @property
     def bid_qty_change_2(self) -> int | None:
         """FID 92 매수호가직전대비2: bid quantity change level 2."""
-        return _int(self.values.get("92", ""))
+        return _int(self.values.f92)
 
     @property
     def ask_price_3(self) -> int | None:
         """FID 43 매도호가3: ask price level 3 (KRW; direction marker dropped)."""
-        return _price(self.values.get("43", ""))
+        return _price(self.values.f43)
 
     @property
     def ask_qty_3(self) -> int | None:
         """FID 63 매도호가수량3: ask quantity level 3 (shares)."""
-        return _int(self.values.get("63", ""))
+        return _int(self.values.f63)
 
     @property
     def ask_qty_change_3(self) -> int | None:
         """FID 83 매도호가직전대비3: ask quantity change level 3."""
-        return _int(self.values.get("83", ""))
+        return _int(self.values.f83)
 
     @property
     def bid_price_3(self) -> int | None:
         """FID 53 매수호가3: bid price level 3 (KRW; direction marker dropped)."""
-        return _price(self.values.get("53", ""))
+        return _price(self.values.f53)
 
     @property
     def bid_qty_3(self) -> int | None:
         """FID 73 매수호가수량3: bid quantity level 3 (shares)."""
-        return _int(self.values.get("73", ""))
+        return _int(self.values.f73)
 
     @property
     def bid_qty_change_3(self) -> int | None:
         """FID 93 매수호가직전대비3: bid quantity change level 3."""
-        return _int(self.values.get("93", ""))
+        return _int(self.values.f93)
 
     @property
     def ask_price_4(self) -> int | None:
         """FID 44 매도호가4: ask price level 4 (KRW; direction marker dropped)."""
-        return _price(self.values.get("44", ""))
+        return _price(self.values.f44)
 
     @property
     def ask_qty_4(self) -> int | None:
         """FID 64 매도호가수량4: ask quantity level 4 (shares)."""
-        return _int(self.values.get("64", ""))
+        return _int(self.values.f64)
 
     @property
     def ask_qty_change_4(self) -> int | None:
         """FID 84 매도호가직전대비4: ask quantity change level 4."""
-        return _int(self.values.get("84", ""))
+        return _int(self.values.f84)
 
     @property
     def bid_price_4(self) -> int | None:
         """FID 54 매수호가4: bid price level 4 (KRW; direction marker dropped)."""
-        return _price(self.values.get("54", ""))
+        return _price(self.values.f54)
 
     @property
     def bid_qty_4(self) -> int | None:
         """FID 74 매수호가수량4: bid quantity level 4 (shares)."""
-        return _int(self.values.get("74", ""))
+        return _int(self.values.f74)
 
     @property
     def bid_qty_change_4(self) -> int | None:
         """FID 94 매수호가직전대비4: bid quantity change level 4."""
-        return _int(self.values.get("94", ""))
+        return _int(self.values.f94)
 
     @property
     def ask_price_5(self) -> int | None:
         """FID 45 매도호가5: ask price level 5 (KRW; direction marker dropped)."""
-        return _price(self.values.get("45", ""))
+        return _price(self.values.f45)
 
     @property
     def ask_qty_5(self) -> int | None:
         """FID 65 매도호가수량5: ask quantity level 5 (shares)."""
-        return _int(self.values.get("65", ""))
+        return _int(self.values.f65)
 
     @property
     def ask_qty_change_5(self) -> int | None:
         """FID 85 매도호가직전대비5: ask quantity change level 5."""
-        return _int(self.values.get("85", ""))
+        return _int(self.values.f85)
 
     @property
     def bid_price_5(self) -> int | None:
         """FID 55 매수호가5: bid price level 5 (KRW; direction marker dropped)."""
-        return _price(self.values.get("55", ""))
+        return _price(self.values.f55)
 
     @property
     def bid_qty_5(self) -> int | None:
         """FID 75 매수호가수량5: bid quantity level 5 (shares)."""
-        return _int(self.values.get("75", ""))
+        return _int(self.values.f75)
 
     @property
     def bid_qty_change_5(self) -> int | None:
         """FID 95 매수호가직전대비5: bid quantity change level 5."""
-        return _int(self.values.get("95", ""))
+        return _int(self.values.f95)
 
     @property
     def ask_price_6(self) -> int | None:
         """FID 46 매도호가6: ask price level 6 (KRW; direction marker dropped)."""
-        return _price(self.values.get("46", ""))
+        return _price(self.values.f46)
 
     @property
     def ask_qty_6(self) -> int | None:
         """FID 66 매도호가수량6: ask quantity level 6 (shares)."""
-        return _int(self.values.get("66", ""))
+        return _int(self.values.f66)
 
     @property
     def ask_qty_change_6(self) -> int | None:
         """FID 86 매도호가직전대비6: ask quantity change level 6."""
-        return _int(self.values.get("86", ""))
+        return _int(self.values.f86)
 
     @property
     def bid_price_6(self) -> int | None:
         """FID 56 매수호가6: bid price level 6 (KRW; direction marker dropped)."""
-        return _price(self.values.get("56", ""))
+        return _price(self.values.f56)
 
     @property
     def bid_qty_6(self) -> int | None:
         """FID 76 매수호가수량6: bid quantity level 6 (shares)."""
-        return _int(self.values.get("76", ""))
+        return _int(self.values.f76)
 
     @property
     def bid_qty_change_6(self) -> int | None:
         """FID 96 매수호가직전대비6: bid quantity change level 6."""
-        return _int(self.values.get("96", ""))
+        return _int(self.values.f96)
 
     @property
     def ask_price_7(self) -> int | None:
         """FID 47 매도호가7: ask price level 7 (KRW; direction marker dropped)."""
-        return _price(self.values.get("47", ""))
+        return _price(self.values.f47)
 
     @property
     def ask_qty_7(self) -> int | None:
         """FID 67 매도호가수량7: ask quantity level 7 (shares)."""
-        return _int(self.values.get("67", ""))
+        return _int(self.values.f67)
 
     @property
     def ask_qty_change_7(self) -> int | None:
         """FID 87 매도호가직전대비7: ask quantity change level 7."""
-        return _int(self.values.get("87", ""))
+        return _int(self.values.f87)
 
     @property
     def bid_price_7(self) -> int | None:
         """FID 57 매수호가7: bid price level 7 (KRW; direction marker dropped)."""
-        return _price(self.values.get("57", ""))
+        return _price(self.values.f57)
 
     @property
     def bid_qty_7(self) -> int | None:
         """FID 77 매수호가수량7: bid quantity level 7 (shares)."""
-        return _int(self.values.get("77", ""))
+        return _int(self.values.f77)
 
     @property
     def bid_qty_change_7(self) -> int | None:
         """FID 97 매수호가직전대비7: bid quantity change level 7."""
-        return _int(self.values.get("97", ""))
+        return _int(self.values.f97)
 
     @property
     def ask_price_8(self) -> int | None:
         """FID 48 매도호가8: ask price level 8 (KRW; direction marker dropped)."""
-        return _price(self.values.get("48", ""))
+        return _price(self.values.f48)
 
     @property
     def ask_qty_8(self) -> int | None:
         """FID 68 매도호가수량8: ask quantity level 8 (shares)."""
-        return _int(self.values.get("68", ""))
+        return _int(self.values.f68)
 
     @property
     def ask_qty_change_8(self) -> int | None:
         """FID 88 매도호가직전대비8: ask quantity change level 8."""
-        return _int(self.values.get("88", ""))
+        return _int(self.values.f88)
 
     @property
     def bid_price_8(self) -> int | None:
         """FID 58 매수호가8: bid price level 8 (KRW; direction marker dropped)."""
-        return _price(self.values.get("58", ""))
+        return _price(self.values.f58)
 
     @property
     def bid_qty_8(self) -> int | None:
         """FID 78 매수호가수량8: bid quantity level 8 (shares)."""
-        return _int(self.values.get("78", ""))
+        return _int(self.values.f78)
 
     @property
     def bid_qty_change_8(self) -> int | None:
         """FID 98 매수호가직전대비8: bid quantity change level 8."""
-        return _int(self.values.get("98", ""))
+        return _int(self.values.f98)
 
     @property
     def ask_price_9(self) -> int | None:
         """FID 49 매도호가9: ask price level 9 (KRW; direction marker dropped)."""
-        return _price(self.values.get("49", ""))
+        return _price(self.values.f49)
 
     @property
     def ask_qty_9(self) -> int | None:
         """FID 69 매도호가수량9: ask quantity level 9 (shares)."""
-        return _int(self.values.get("69", ""))
+        return _int(self.values.f69)
 
     @property
     def ask_qty_change_9(self) -> int | None:
         """FID 89 매도호가직전대비9: ask quantity change level 9."""
-        return _int(self.values.get("89", ""))
+        return _int(self.values.f89)
 
     @property
     def bid_price_9(self) -> int | None:
         """FID 59 매수호가9: bid price level 9 (KRW; direction marker dropped)."""
-        return _price(self.values.get("59", ""))
+        return _price(self.values.f59)
 
     @property
     def bid_qty_9(self) -> int | None:
         """FID 79 매수호가수량9: bid quantity level 9 (shares)."""
-        return _int(self.values.get("79", ""))
+        return _int(self.values.f79)
 
     @property
     def bid_qty_change_9(self) -> int | None:
         """FID 99 매수호가직전대비9: bid quantity change level 9."""
-        return _int(self.values.get("99", ""))
+        return _int(self.values.f99)
 
     @property
     def ask_price_10(self) -> int | None:
         """FID 50 매도호가10: ask price level 10 (KRW; direction marker dropped)."""
-        return _price(self.values.get("50", ""))
+        return _price(self.values.f50)
 
     @property
     def ask_qty_10(self) -> int | None:
         """FID 70 매도호가수량10: ask quantity level 10 (shares)."""
-        return _int(self.values.get("70", ""))
+        return _int(self.values.f70)
 
     @property
     def ask_qty_change_10(self) -> int | None:
         """FID 90 매도호가직전대비10: ask quantity change level 10."""
-        return _int(self.values.get("90", ""))
+        return _int(self.values.f90)
 
     @property
     def bid_price_10(self) -> int | None:
         """FID 60 매수호가10: bid price level 10 (KRW; direction marker dropped)."""
-        return _price(self.values.get("60", ""))
+        return _price(self.values.f60)
 
     @property
     def bid_qty_10(self) -> int | None:
         """FID 80 매수호가수량10: bid quantity level 10 (shares)."""
-        return _int(self.values.get("80", ""))
+        return _int(self.values.f80)
 
     @property
     def bid_qty_change_10(self) -> int | None:
         """FID 100 매수호가직전대비10: bid quantity change level 10."""
-        return _int(self.values.get("100", ""))
+        return _int(self.values.f100)
 
     @property
     def total_ask_qty(self) -> int | None:
         """FID 121 매도호가총잔량: total ask quantity (shares)."""
-        return _int(self.values.get("121", ""))
+        return _int(self.values.f121)
 
     @property
     def total_ask_qty_change(self) -> int | None:
         """FID 122 매도호가총잔량직전대비: total ask quantity change."""
-        return _int(self.values.get("122", ""))
+        return _int(self.values.f122)
 
     @property
     def total_bid_qty(self) -> int | None:
         """FID 125 매수호가총잔량: total bid quantity (shares)."""
-        return _int(self.values.get("125", ""))
+        return _int(self.values.f125)
 
     @property
     def total_bid_qty_change(self) -> int | None:
         """FID 126 매수호가총잔량직전대비: total bid quantity change."""
-        return _int(self.values.get("126", ""))
+        return _int(self.values.f126)
 
     @property
     def expected_price(self) -> int | None:
         """FID 23 예상체결가: expected execution price (KRW; direction marker dropped)."""
-        return _price(self.values.get("23", ""))
+        return _price(self.values.f23)
 
     @property
     def expected_qty(self) -> int | None:
         """FID 24 예상체결수량: expected execution quantity (shares)."""
-        return _int(self.values.get("24", ""))
+        return _int(self.values.f24)
 
     @property
     def net_bid_qty(self) -> int | None:
         """FID 128 순매수잔량: net bid quantity (shares)."""
-        return _int(self.values.get("128", ""))
+        return _int(self.values.f128)
 
     @property
     def bid_ratio(self) -> float | None:
         """FID 129 매수비율: bid ratio (percent)."""
-        return _float(self.values.get("129", ""))
+        return _float(self.values.f129)
 
     @property
     def net_ask_qty(self) -> int | None:
         """FID 138 순매도잔량: net ask quantity (shares)."""
-        return _int(self.values.get("138", ""))
+        return _int(self.values.f138)
 
     @property
     def ask_ratio(self) -> float | None:
         """FID 139 매도비율: ask ratio (percent)."""
-        return _float(self.values.get("139", ""))
+        return _float(self.values.f139)
 
     @property
     def expected_change(self) -> int | None:
         """FID 200 예상체결가전일종가대비: expected price change vs previous close."""
-        return _int(self.values.get("200", ""))
+        return _int(self.values.f200)
 
     @property
     def expected_change_rate(self) -> float | None:
         """FID 201 예상체결가전일종가대비등락율: expected price change rate vs previous close."""
-        return _float(self.values.get("201", ""))
+        return _float(self.values.f201)
 
     @property
     def expected_change_sign(self) -> str:
         """FID 238 예상체결가전일종가대비기호: expected price change sign code."""
-        return self.values.get("238", "")
+        return self.values.f238
 
     @property
     def expected_price_291(self) -> int | None:
         """FID 291 예상체결가: expected execution price (direction marker dropped)."""
-        return _price(self.values.get("291", ""))
+        return _price(self.values.f291)
 
     @property
     def expected_qty_292(self) -> int | None:
         """FID 292 예상체결량: expected execution quantity."""
-        return _int(self.values.get("292", ""))
+        return _int(self.values.f292)
 
     @property
     def expected_change_sign_293(self) -> str:
         """FID 293 예상체결가전일대비기호: expected change sign code."""
-        return self.values.get("293", "")
+        return self.values.f293
 
     @property
     def expected_change_294(self) -> int | None:
         """FID 294 예상체결가전일대비: expected change vs previous."""
-        return _int(self.values.get("294", ""))
+        return _int(self.values.f294)
 
     @property
     def expected_change_rate_295(self) -> float | None:
         """FID 295 예상체결가전일대비등락율: expected change rate."""
-        return _float(self.values.get("295", ""))
+        return _float(self.values.f295)
 
     @property
     def lp_ask_qty_1(self) -> int | None:
         """FID 621 LP매도호가수량1: LP ask quantity level 1."""
-        return _int(self.values.get("621", ""))
+        return _int(self.values.f621)
 
     @property
     def lp_bid_qty_1(self) -> int | None:
         """FID 631 LP매수호가수량1: LP bid quantity level 1."""
-        return _int(self.values.get("631", ""))
+        return _int(self.values.f631)
 
     @property
     def lp_ask_qty_2(self) -> int | None:
         """FID 622 LP매도호가수량2: LP ask quantity level 2."""
-        return _int(self.values.get("622", ""))
+        return _int(self.values.f622)
 
     @property
     def lp_bid_qty_2(self) -> int | None:
         """FID 632 LP매수호가수량2: LP bid quantity level 2."""
-        return _int(self.values.get("632", ""))
+        return _int(self.values.f632)
 
     @property
     def lp_ask_qty_3(self) -> int | None:
         """FID 623 LP매도호가수량3: LP ask quantity level 3."""
-        return _int(self.values.get("623", ""))
+        return _int(self.values.f623)
 
     @property
     def lp_bid_qty_3(self) -> int | None:
         """FID 633 LP매수호가수량3: LP bid quantity level 3."""
-        return _int(self.values.get("633", ""))
+        return _int(self.values.f633)
 
     @property
     def lp_ask_qty_4(self) -> int | None:
         """FID 624 LP매도호가수량4: LP ask quantity level 4."""
-        return _int(self.values.get("624", ""))
+        return _int(self.values.f624)
 
     @property
     def lp_bid_qty_4(self) -> int | None:
         """FID 634 LP매수호가수량4: LP bid quantity level 4."""
-        return _int(self.values.get("634", ""))
+        return _int(self.values.f634)
 
     @property
     def lp_ask_qty_5(self) -> int | None:
         """FID 625 LP매도호가수량5: LP ask quantity level 5."""
-        return _int(self.values.get("625", ""))
+        return _int(self.values.f625)
 
     @property
     def lp_bid_qty_5(self) -> int | None:
         """FID 635 LP매수호가수량5: LP bid quantity level 5."""
-        return _int(self.values.get("635", ""))
+        return _int(self.values.f635)
 
     @property
     def lp_ask_qty_6(self) -> int | None:
         """FID 626 LP매도호가수량6: LP ask quantity level 6."""
-        return _int(self.values.get("626", ""))
+        return _int(self.values.f626)
 
     @property
     def lp_bid_qty_6(self) -> int | None:
         """FID 636 LP매수호가수량6: LP bid quantity level 6."""
-        return _int(self.values.get("636", ""))
+        return _int(self.values.f636)
 
     @property
     def lp_ask_qty_7(self) -> int | None:
         """FID 627 LP매도호가수량7: LP ask quantity level 7."""
-        return _int(self.values.get("627", ""))
+        return _int(self.values.f627)
 
     @property
     def lp_bid_qty_7(self) -> int | None:
         """FID 637 LP매수호가수량7: LP bid quantity level 7."""
-        return _int(self.values.get("637", ""))
+        return _int(self.values.f637)
 
     @property
     def lp_ask_qty_8(self) -> int | None:
         """FID 628 LP매도호가수량8: LP ask quantity level 8."""
-        return _int(self.values.get("628", ""))
+        return _int(self.values.f628)
 
     @property
     def lp_bid_qty_8(self) -> int | None:
         """FID 638 LP매수호가수량8: LP bid quantity level 8."""
-        return _int(self.values.get("638", ""))
+        return _int(self.values.f638)
 
     @property
     def lp_ask_qty_9(self) -> int | None:
         """FID 629 LP매도호가수량9: LP ask quantity level 9."""
-        return _int(self.values.get("629", ""))
+        return _int(self.values.f629)
 
     @property
     def lp_bid_qty_9(self) -> int | None:
         """FID 639 LP매수호가수량9: LP bid quantity level 9."""
-        return _int(self.values.get("639", ""))
+        return _int(self.values.f639)
 
     @property
     def lp_ask_qty_10(self) -> int | None:
         """FID 630 LP매도호가수량10: LP ask quantity level 10."""
-        return _int(self.values.get("630", ""))
+        return _int(self.values.f630)
 
     @property
     def lp_bid_qty_10(self) -> int | None:
         """FID 640 LP매수호가수량10: LP bid quantity level 10."""
-        return _int(self.values.get("640", ""))
+        return _int(self.values.f640)
 
     @property
     def cum_volume(self) -> int | None:
         """FID 13 누적거래량: accumulated volume."""
-        return _int(self.values.get("13", ""))
+        return _int(self.values.f13)
 
     @property
     def expected_volume_ratio(self) -> float | None:
         """FID 299 전일거래량대비예상체결율: expected execution ratio vs previous volume."""
-        return _float(self.values.get("299", ""))
+        return _float(self.values.f299)
 
     @property
     def market_status(self) -> str:
@@ -1956,330 +2739,365 @@ class OrderBookUpdate(RealtimeEvent, tag_field="type", tag="0D"):
         pre-close auction start, P NXT pre-market start, Q NXT pre-market end, R NXT main market
         start, S NXT main market end, T NXT after-market single-price start, U NXT after-market
         start, V NXT after-market end."""
-        return self.values.get("215", "")
+        return self.values.f215
 
     @property
     def investor_ticker(self) -> str:
         """FID 216 투자자별ticker: investor ticker."""
-        return self.values.get("216", "")
+        return self.values.f216
 
     @property
     def krx_ask_qty_1(self) -> int | None:
         """FID 6044 KRX 매도호가잔량1: KRX ask quantity level 1."""
-        return _int(self.values.get("6044", ""))
+        return _int(self.values.f6044)
 
     @property
     def krx_ask_qty_2(self) -> int | None:
         """FID 6045 KRX 매도호가잔량2: KRX ask quantity level 2."""
-        return _int(self.values.get("6045", ""))
+        return _int(self.values.f6045)
 
     @property
     def krx_ask_qty_3(self) -> int | None:
         """FID 6046 KRX 매도호가잔량3: KRX ask quantity level 3."""
-        return _int(self.values.get("6046", ""))
+        return _int(self.values.f6046)
 
     @property
     def krx_ask_qty_4(self) -> int | None:
         """FID 6047 KRX 매도호가잔량4: KRX ask quantity level 4."""
-        return _int(self.values.get("6047", ""))
+        return _int(self.values.f6047)
 
     @property
     def krx_ask_qty_5(self) -> int | None:
         """FID 6048 KRX 매도호가잔량5: KRX ask quantity level 5."""
-        return _int(self.values.get("6048", ""))
+        return _int(self.values.f6048)
 
     @property
     def krx_ask_qty_6(self) -> int | None:
         """FID 6049 KRX 매도호가잔량6: KRX ask quantity level 6."""
-        return _int(self.values.get("6049", ""))
+        return _int(self.values.f6049)
 
     @property
     def krx_ask_qty_7(self) -> int | None:
         """FID 6050 KRX 매도호가잔량7: KRX ask quantity level 7."""
-        return _int(self.values.get("6050", ""))
+        return _int(self.values.f6050)
 
     @property
     def krx_ask_qty_8(self) -> int | None:
         """FID 6051 KRX 매도호가잔량8: KRX ask quantity level 8."""
-        return _int(self.values.get("6051", ""))
+        return _int(self.values.f6051)
 
     @property
     def krx_ask_qty_9(self) -> int | None:
         """FID 6052 KRX 매도호가잔량9: KRX ask quantity level 9."""
-        return _int(self.values.get("6052", ""))
+        return _int(self.values.f6052)
 
     @property
     def krx_ask_qty_10(self) -> int | None:
         """FID 6053 KRX 매도호가잔량10: KRX ask quantity level 10."""
-        return _int(self.values.get("6053", ""))
+        return _int(self.values.f6053)
 
     @property
     def krx_bid_qty_1(self) -> int | None:
         """FID 6054 KRX 매수호가잔량1: KRX bid quantity level 1."""
-        return _int(self.values.get("6054", ""))
+        return _int(self.values.f6054)
 
     @property
     def krx_bid_qty_2(self) -> int | None:
         """FID 6055 KRX 매수호가잔량2: KRX bid quantity level 2."""
-        return _int(self.values.get("6055", ""))
+        return _int(self.values.f6055)
 
     @property
     def krx_bid_qty_3(self) -> int | None:
         """FID 6056 KRX 매수호가잔량3: KRX bid quantity level 3."""
-        return _int(self.values.get("6056", ""))
+        return _int(self.values.f6056)
 
     @property
     def krx_bid_qty_4(self) -> int | None:
         """FID 6057 KRX 매수호가잔량4: KRX bid quantity level 4."""
-        return _int(self.values.get("6057", ""))
+        return _int(self.values.f6057)
 
     @property
     def krx_bid_qty_5(self) -> int | None:
         """FID 6058 KRX 매수호가잔량5: KRX bid quantity level 5."""
-        return _int(self.values.get("6058", ""))
+        return _int(self.values.f6058)
 
     @property
     def krx_bid_qty_6(self) -> int | None:
         """FID 6059 KRX 매수호가잔량6: KRX bid quantity level 6."""
-        return _int(self.values.get("6059", ""))
+        return _int(self.values.f6059)
 
     @property
     def krx_bid_qty_7(self) -> int | None:
         """FID 6060 KRX 매수호가잔량7: KRX bid quantity level 7."""
-        return _int(self.values.get("6060", ""))
+        return _int(self.values.f6060)
 
     @property
     def krx_bid_qty_8(self) -> int | None:
         """FID 6061 KRX 매수호가잔량8: KRX bid quantity level 8."""
-        return _int(self.values.get("6061", ""))
+        return _int(self.values.f6061)
 
     @property
     def krx_bid_qty_9(self) -> int | None:
         """FID 6062 KRX 매수호가잔량9: KRX bid quantity level 9."""
-        return _int(self.values.get("6062", ""))
+        return _int(self.values.f6062)
 
     @property
     def krx_bid_qty_10(self) -> int | None:
         """FID 6063 KRX 매수호가잔량10: KRX bid quantity level 10."""
-        return _int(self.values.get("6063", ""))
+        return _int(self.values.f6063)
 
     @property
     def krx_total_ask_qty(self) -> int | None:
         """FID 6064 KRX 매도호가총잔량: KRX total ask quantity."""
-        return _int(self.values.get("6064", ""))
+        return _int(self.values.f6064)
 
     @property
     def krx_total_bid_qty(self) -> int | None:
         """FID 6065 KRX 매수호가총잔량: KRX total bid quantity."""
-        return _int(self.values.get("6065", ""))
+        return _int(self.values.f6065)
 
     @property
     def nxt_ask_qty_1(self) -> int | None:
         """FID 6066 NXT 매도호가잔량1: NXT ask quantity level 1."""
-        return _int(self.values.get("6066", ""))
+        return _int(self.values.f6066)
 
     @property
     def nxt_ask_qty_2(self) -> int | None:
         """FID 6067 NXT 매도호가잔량2: NXT ask quantity level 2."""
-        return _int(self.values.get("6067", ""))
+        return _int(self.values.f6067)
 
     @property
     def nxt_ask_qty_3(self) -> int | None:
         """FID 6068 NXT 매도호가잔량3: NXT ask quantity level 3."""
-        return _int(self.values.get("6068", ""))
+        return _int(self.values.f6068)
 
     @property
     def nxt_ask_qty_4(self) -> int | None:
         """FID 6069 NXT 매도호가잔량4: NXT ask quantity level 4."""
-        return _int(self.values.get("6069", ""))
+        return _int(self.values.f6069)
 
     @property
     def nxt_ask_qty_5(self) -> int | None:
         """FID 6070 NXT 매도호가잔량5: NXT ask quantity level 5."""
-        return _int(self.values.get("6070", ""))
+        return _int(self.values.f6070)
 
     @property
     def nxt_ask_qty_6(self) -> int | None:
         """FID 6071 NXT 매도호가잔량6: NXT ask quantity level 6."""
-        return _int(self.values.get("6071", ""))
+        return _int(self.values.f6071)
 
     @property
     def nxt_ask_qty_7(self) -> int | None:
         """FID 6072 NXT 매도호가잔량7: NXT ask quantity level 7."""
-        return _int(self.values.get("6072", ""))
+        return _int(self.values.f6072)
 
     @property
     def nxt_ask_qty_8(self) -> int | None:
         """FID 6073 NXT 매도호가잔량8: NXT ask quantity level 8."""
-        return _int(self.values.get("6073", ""))
+        return _int(self.values.f6073)
 
     @property
     def nxt_ask_qty_9(self) -> int | None:
         """FID 6074 NXT 매도호가잔량9: NXT ask quantity level 9."""
-        return _int(self.values.get("6074", ""))
+        return _int(self.values.f6074)
 
     @property
     def nxt_ask_qty_10(self) -> int | None:
         """FID 6075 NXT 매도호가잔량10: NXT ask quantity level 10."""
-        return _int(self.values.get("6075", ""))
+        return _int(self.values.f6075)
 
     @property
     def nxt_bid_qty_1(self) -> int | None:
         """FID 6076 NXT 매수호가잔량1: NXT bid quantity level 1."""
-        return _int(self.values.get("6076", ""))
+        return _int(self.values.f6076)
 
     @property
     def nxt_bid_qty_2(self) -> int | None:
         """FID 6077 NXT 매수호가잔량2: NXT bid quantity level 2."""
-        return _int(self.values.get("6077", ""))
+        return _int(self.values.f6077)
 
     @property
     def nxt_bid_qty_3(self) -> int | None:
         """FID 6078 NXT 매수호가잔량3: NXT bid quantity level 3."""
-        return _int(self.values.get("6078", ""))
+        return _int(self.values.f6078)
 
     @property
     def nxt_bid_qty_4(self) -> int | None:
         """FID 6079 NXT 매수호가잔량4: NXT bid quantity level 4."""
-        return _int(self.values.get("6079", ""))
+        return _int(self.values.f6079)
 
     @property
     def nxt_bid_qty_5(self) -> int | None:
         """FID 6080 NXT 매수호가잔량5: NXT bid quantity level 5."""
-        return _int(self.values.get("6080", ""))
+        return _int(self.values.f6080)
 
     @property
     def nxt_bid_qty_6(self) -> int | None:
         """FID 6081 NXT 매수호가잔량6: NXT bid quantity level 6."""
-        return _int(self.values.get("6081", ""))
+        return _int(self.values.f6081)
 
     @property
     def nxt_bid_qty_7(self) -> int | None:
         """FID 6082 NXT 매수호가잔량7: NXT bid quantity level 7."""
-        return _int(self.values.get("6082", ""))
+        return _int(self.values.f6082)
 
     @property
     def nxt_bid_qty_8(self) -> int | None:
         """FID 6083 NXT 매수호가잔량8: NXT bid quantity level 8."""
-        return _int(self.values.get("6083", ""))
+        return _int(self.values.f6083)
 
     @property
     def nxt_bid_qty_9(self) -> int | None:
         """FID 6084 NXT 매수호가잔량9: NXT bid quantity level 9."""
-        return _int(self.values.get("6084", ""))
+        return _int(self.values.f6084)
 
     @property
     def nxt_bid_qty_10(self) -> int | None:
         """FID 6085 NXT 매수호가잔량10: NXT bid quantity level 10."""
-        return _int(self.values.get("6085", ""))
+        return _int(self.values.f6085)
 
     @property
     def nxt_total_ask_qty(self) -> int | None:
         """FID 6086 NXT 매도호가총잔량: NXT total ask quantity."""
-        return _int(self.values.get("6086", ""))
+        return _int(self.values.f6086)
 
     @property
     def nxt_total_bid_qty(self) -> int | None:
         """FID 6087 NXT 매수호가총잔량: NXT total bid quantity."""
-        return _int(self.values.get("6087", ""))
+        return _int(self.values.f6087)
 
     @property
     def krx_mid_price_ask_total_change(self) -> int | None:
         """FID 6100 KRX 중간가 매도 총잔량 증감: KRX mid-price ask total change."""
-        return _int(self.values.get("6100", ""))
+        return _int(self.values.f6100)
 
     @property
     def krx_mid_price_ask_total(self) -> int | None:
         """FID 6101 KRX 중간가 매도 총잔량: KRX mid-price ask total."""
-        return _int(self.values.get("6101", ""))
+        return _int(self.values.f6101)
 
     @property
     def krx_mid_price(self) -> float | None:
         """FID 6102 KRX 중간가: KRX mid price (direction marker dropped)."""
-        return _price_float(self.values.get("6102", ""))
+        return _price_float(self.values.f6102)
 
     @property
     def krx_mid_price_bid_total(self) -> int | None:
         """FID 6103 KRX 중간가 매수 총잔량: KRX mid-price bid total."""
-        return _int(self.values.get("6103", ""))
+        return _int(self.values.f6103)
 
     @property
     def krx_mid_price_bid_total_change(self) -> int | None:
         """FID 6104 KRX 중간가 매수 총잔량 증감: KRX mid-price bid total change."""
-        return _int(self.values.get("6104", ""))
+        return _int(self.values.f6104)
 
     @property
     def nxt_mid_price_ask_total_change(self) -> int | None:
         """FID 6105 NXT중간가 매도 총잔량 증감: NXT mid-price ask total change."""
-        return _int(self.values.get("6105", ""))
+        return _int(self.values.f6105)
 
     @property
     def nxt_mid_price_ask_total(self) -> int | None:
         """FID 6106 NXT중간가 매도 총잔량: NXT mid-price ask total."""
-        return _int(self.values.get("6106", ""))
+        return _int(self.values.f6106)
 
     @property
     def nxt_mid_price(self) -> float | None:
         """FID 6107 NXT중간가: NXT mid price (direction marker dropped)."""
-        return _price_float(self.values.get("6107", ""))
+        return _price_float(self.values.f6107)
 
     @property
     def nxt_mid_price_bid_total(self) -> int | None:
         """FID 6108 NXT중간가 매수 총잔량: NXT mid-price bid total."""
-        return _int(self.values.get("6108", ""))
+        return _int(self.values.f6108)
 
     @property
     def nxt_mid_price_bid_total_change(self) -> int | None:
         """FID 6109 NXT중간가 매수 총잔량 증감: NXT mid-price bid total change."""
-        return _int(self.values.get("6109", ""))
+        return _int(self.values.f6109)
 
     @property
     def krx_mid_price_change(self) -> float | None:
         """FID 6110 KRX중간가대비: KRX mid-price change."""
-        return _float(self.values.get("6110", ""))
+        return _float(self.values.f6110)
 
     @property
     def krx_mid_price_change_sign(self) -> str:
         """FID 6111 KRX중간가대비 기호: KRX mid-price change sign."""
-        return self.values.get("6111", "")
+        return self.values.f6111
 
     @property
     def krx_mid_price_change_rate(self) -> float | None:
         """FID 6112 KRX중간가대비등락율: KRX mid-price change rate."""
-        return _float(self.values.get("6112", ""))
+        return _float(self.values.f6112)
 
     @property
     def nxt_mid_price_change(self) -> float | None:
         """FID 6113 NXT중간가대비: NXT mid-price change."""
-        return _float(self.values.get("6113", ""))
+        return _float(self.values.f6113)
 
     @property
     def nxt_mid_price_change_sign(self) -> str:
         """FID 6114 NXT중간가대비 기호: NXT mid-price change sign."""
-        return self.values.get("6114", "")
+        return self.values.f6114
 
     @property
     def nxt_mid_price_change_rate(self) -> float | None:
         """FID 6115 NXT중간가대비등락율: NXT mid-price change rate."""
-        return _float(self.values.get("6115", ""))
+        return _float(self.values.f6115)
 
     @property
     def asks(self) -> list[tuple[int | None, int | None]]:
         """(price, quantity) of ask levels 1-10, best first."""
-        values = self.values
+        v = self.values
         return [
-            (_price(values.get(str(41 + i), "")), _int(values.get(str(61 + i), "")))
-            for i in range(10)
+            (_price(v.f41), _int(v.f61)),
+            (_price(v.f42), _int(v.f62)),
+            (_price(v.f43), _int(v.f63)),
+            (_price(v.f44), _int(v.f64)),
+            (_price(v.f45), _int(v.f65)),
+            (_price(v.f46), _int(v.f66)),
+            (_price(v.f47), _int(v.f67)),
+            (_price(v.f48), _int(v.f68)),
+            (_price(v.f49), _int(v.f69)),
+            (_price(v.f50), _int(v.f70)),
         ]
 
     @property
     def bids(self) -> list[tuple[int | None, int | None]]:
         """(price, quantity) of bid levels 1-10, best first."""
-        values = self.values
+        v = self.values
         return [
-            (_price(values.get(str(51 + i), "")), _int(values.get(str(71 + i), "")))
-            for i in range(10)
+            (_price(v.f51), _int(v.f71)),
+            (_price(v.f52), _int(v.f72)),
+            (_price(v.f53), _int(v.f73)),
+            (_price(v.f54), _int(v.f74)),
+            (_price(v.f55), _int(v.f75)),
+            (_price(v.f56), _int(v.f76)),
+            (_price(v.f57), _int(v.f77)),
+            (_price(v.f58), _int(v.f78)),
+            (_price(v.f59), _int(v.f79)),
+            (_price(v.f60), _int(v.f80)),
         ]
+
+
+class AfterHoursQuoteValues(FidValues, kw_only=True):
+    """The ``values`` of a :class:`AfterHoursQuote` (0E)."""
+
+    FIDS: ClassVar[tuple[str, ...]] = (
+        "21",
+        "131",
+        "132",
+        "135",
+        "136",
+    )
+    FID_FIELDS: ClassVar[Mapping[str, str]] = {fid: f"f{fid}" for fid in FIDS}
+
+    f21: str = msgspec.field(default="", name="21")
+    f131: str = msgspec.field(default="", name="131")
+    f132: str = msgspec.field(default="", name="132")
+    f135: str = msgspec.field(default="", name="135")
+    f136: str = msgspec.field(default="", name="136")
 
 
 class AfterHoursQuote(RealtimeEvent, tag_field="type", tag="0E"):
@@ -2287,6 +3105,7 @@ class AfterHoursQuote(RealtimeEvent, tag_field="type", tag="0E"):
     as for REST)."""
 
     type: ClassVar[str] = "0E"
+    VALUES_TYPE: ClassVar[_ValuesType] = AfterHoursQuoteValues
     FID_ATTRS: ClassVar[Mapping[str, str]] = {
         "21": "quote_time",
         "131": "total_ask_qty",
@@ -2302,30 +3121,155 @@ class AfterHoursQuote(RealtimeEvent, tag_field="type", tag="0E"):
         "total_bid_qty_change",
     )
 
+    values: AfterHoursQuoteValues = msgspec.field(default_factory=AfterHoursQuoteValues)
+
     @property
     def quote_time(self) -> str:
         """FID 21 호가시간: quote time."""
-        return self.values.get("21", "")
+        return self.values.f21
 
     @property
     def total_ask_qty(self) -> int | None:
         """FID 131 시간외매도호가총잔량: after-hours total ask quantity (shares)."""
-        return _int(self.values.get("131", ""))
+        return _int(self.values.f131)
 
     @property
     def total_ask_qty_change(self) -> int | None:
         """FID 132 시간외매도호가총잔량직전대비: after-hours total ask change (shares)."""
-        return _int(self.values.get("132", ""))
+        return _int(self.values.f132)
 
     @property
     def total_bid_qty(self) -> int | None:
         """FID 135 시간외매수호가총잔량: after-hours total bid quantity (shares)."""
-        return _int(self.values.get("135", ""))
+        return _int(self.values.f135)
 
     @property
     def total_bid_qty_change(self) -> int | None:
         """FID 136 시간외매수호가총잔량직전대비: after-hours total bid change (shares)."""
-        return _int(self.values.get("136", ""))
+        return _int(self.values.f136)
+
+
+class BrokerActivityValues(FidValues, kw_only=True):
+    """The ``values`` of a :class:`BrokerActivity` (0F)."""
+
+    FIDS: ClassVar[tuple[str, ...]] = (
+        "141",
+        "161",
+        "166",
+        "146",
+        "271",
+        "151",
+        "171",
+        "176",
+        "156",
+        "281",
+        "142",
+        "162",
+        "167",
+        "147",
+        "272",
+        "152",
+        "172",
+        "177",
+        "157",
+        "282",
+        "143",
+        "163",
+        "168",
+        "148",
+        "273",
+        "153",
+        "173",
+        "178",
+        "158",
+        "283",
+        "144",
+        "164",
+        "169",
+        "149",
+        "274",
+        "154",
+        "174",
+        "179",
+        "159",
+        "284",
+        "145",
+        "165",
+        "170",
+        "150",
+        "275",
+        "155",
+        "175",
+        "180",
+        "160",
+        "285",
+        "261",
+        "262",
+        "263",
+        "264",
+        "267",
+        "268",
+        "337",
+    )
+    FID_FIELDS: ClassVar[Mapping[str, str]] = {fid: f"f{fid}" for fid in FIDS}
+
+    f141: str = msgspec.field(default="", name="141")
+    f161: str = msgspec.field(default="", name="161")
+    f166: str = msgspec.field(default="", name="166")
+    f146: str = msgspec.field(default="", name="146")
+    f271: str = msgspec.field(default="", name="271")
+    f151: str = msgspec.field(default="", name="151")
+    f171: str = msgspec.field(default="", name="171")
+    f176: str = msgspec.field(default="", name="176")
+    f156: str = msgspec.field(default="", name="156")
+    f281: str = msgspec.field(default="", name="281")
+    f142: str = msgspec.field(default="", name="142")
+    f162: str = msgspec.field(default="", name="162")
+    f167: str = msgspec.field(default="", name="167")
+    f147: str = msgspec.field(default="", name="147")
+    f272: str = msgspec.field(default="", name="272")
+    f152: str = msgspec.field(default="", name="152")
+    f172: str = msgspec.field(default="", name="172")
+    f177: str = msgspec.field(default="", name="177")
+    f157: str = msgspec.field(default="", name="157")
+    f282: str = msgspec.field(default="", name="282")
+    f143: str = msgspec.field(default="", name="143")
+    f163: str = msgspec.field(default="", name="163")
+    f168: str = msgspec.field(default="", name="168")
+    f148: str = msgspec.field(default="", name="148")
+    f273: str = msgspec.field(default="", name="273")
+    f153: str = msgspec.field(default="", name="153")
+    f173: str = msgspec.field(default="", name="173")
+    f178: str = msgspec.field(default="", name="178")
+    f158: str = msgspec.field(default="", name="158")
+    f283: str = msgspec.field(default="", name="283")
+    f144: str = msgspec.field(default="", name="144")
+    f164: str = msgspec.field(default="", name="164")
+    f169: str = msgspec.field(default="", name="169")
+    f149: str = msgspec.field(default="", name="149")
+    f274: str = msgspec.field(default="", name="274")
+    f154: str = msgspec.field(default="", name="154")
+    f174: str = msgspec.field(default="", name="174")
+    f179: str = msgspec.field(default="", name="179")
+    f159: str = msgspec.field(default="", name="159")
+    f284: str = msgspec.field(default="", name="284")
+    f145: str = msgspec.field(default="", name="145")
+    f165: str = msgspec.field(default="", name="165")
+    f170: str = msgspec.field(default="", name="170")
+    f150: str = msgspec.field(default="", name="150")
+    f275: str = msgspec.field(default="", name="275")
+    f155: str = msgspec.field(default="", name="155")
+    f175: str = msgspec.field(default="", name="175")
+    f180: str = msgspec.field(default="", name="180")
+    f160: str = msgspec.field(default="", name="160")
+    f285: str = msgspec.field(default="", name="285")
+    f261: str = msgspec.field(default="", name="261")
+    f262: str = msgspec.field(default="", name="262")
+    f263: str = msgspec.field(default="", name="263")
+    f264: str = msgspec.field(default="", name="264")
+    f267: str = msgspec.field(default="", name="267")
+    f268: str = msgspec.field(default="", name="268")
+    f337: str = msgspec.field(default="", name="337")
 
 
 class BrokerActivity(RealtimeEvent, tag_field="type", tag="0F"):
@@ -2333,6 +3277,7 @@ class BrokerActivity(RealtimeEvent, tag_field="type", tag="0F"):
     for REST)."""
 
     type: ClassVar[str] = "0F"
+    VALUES_TYPE: ClassVar[_ValuesType] = BrokerActivityValues
     FID_ATTRS: ClassVar[Mapping[str, str]] = {
         "141": "sell_broker_name_1",
         "161": "sell_broker_qty_1",
@@ -2452,296 +3397,338 @@ class BrokerActivity(RealtimeEvent, tag_field="type", tag="0F"):
         "exchange",
     )
 
+    values: BrokerActivityValues = msgspec.field(default_factory=BrokerActivityValues)
+
     @property
     def sell_broker_name_1(self) -> str:
         """FID 141 매도거래원1: sell-side broker name 1."""
-        return self.values.get("141", "")
+        return self.values.f141
 
     @property
     def sell_broker_qty_1(self) -> int | None:
         """FID 161 매도거래원수량1: sell-side broker quantity 1 (shares)."""
-        return _int(self.values.get("161", ""))
+        return _int(self.values.f161)
 
     @property
     def sell_broker_change_1(self) -> int | None:
         """FID 166 매도거래원별증감1: sell-side broker change 1 (shares)."""
-        return _int(self.values.get("166", ""))
+        return _int(self.values.f166)
 
     @property
     def sell_broker_code_1(self) -> str:
         """FID 146 매도거래원코드1: sell-side broker code 1."""
-        return self.values.get("146", "")
+        return self.values.f146
 
     @property
     def sell_broker_colour_1(self) -> str:
         """FID 271 매도거래원색깔1: sell-side broker colour 1."""
-        return self.values.get("271", "")
+        return self.values.f271
 
     @property
     def buy_broker_name_1(self) -> str:
         """FID 151 매수거래원1: buy-side broker name 1."""
-        return self.values.get("151", "")
+        return self.values.f151
 
     @property
     def buy_broker_qty_1(self) -> int | None:
         """FID 171 매수거래원수량1: buy-side broker quantity 1 (shares)."""
-        return _int(self.values.get("171", ""))
+        return _int(self.values.f171)
 
     @property
     def buy_broker_change_1(self) -> int | None:
         """FID 176 매수거래원별증감1: buy-side broker change 1 (shares)."""
-        return _int(self.values.get("176", ""))
+        return _int(self.values.f176)
 
     @property
     def buy_broker_code_1(self) -> str:
         """FID 156 매수거래원코드1: buy-side broker code 1."""
-        return self.values.get("156", "")
+        return self.values.f156
 
     @property
     def buy_broker_colour_1(self) -> str:
         """FID 281 매수거래원색깔1: buy-side broker colour 1."""
-        return self.values.get("281", "")
+        return self.values.f281
 
     @property
     def sell_broker_name_2(self) -> str:
         """FID 142 매도거래원2: sell-side broker name 2."""
-        return self.values.get("142", "")
+        return self.values.f142
 
     @property
     def sell_broker_qty_2(self) -> int | None:
         """FID 162 매도거래원수량2: sell-side broker quantity 2 (shares)."""
-        return _int(self.values.get("162", ""))
+        return _int(self.values.f162)
 
     @property
     def sell_broker_change_2(self) -> int | None:
         """FID 167 매도거래원별증감2: sell-side broker change 2 (shares)."""
-        return _int(self.values.get("167", ""))
+        return _int(self.values.f167)
 
     @property
     def sell_broker_code_2(self) -> str:
         """FID 147 매도거래원코드2: sell-side broker code 2."""
-        return self.values.get("147", "")
+        return self.values.f147
 
     @property
     def sell_broker_colour_2(self) -> str:
         """FID 272 매도거래원색깔2: sell-side broker colour 2."""
-        return self.values.get("272", "")
+        return self.values.f272
 
     @property
     def buy_broker_name_2(self) -> str:
         """FID 152 매수거래원2: buy-side broker name 2."""
-        return self.values.get("152", "")
+        return self.values.f152
 
     @property
     def buy_broker_qty_2(self) -> int | None:
         """FID 172 매수거래원수량2: buy-side broker quantity 2 (shares)."""
-        return _int(self.values.get("172", ""))
+        return _int(self.values.f172)
 
     @property
     def buy_broker_change_2(self) -> int | None:
         """FID 177 매수거래원별증감2: buy-side broker change 2 (shares)."""
-        return _int(self.values.get("177", ""))
+        return _int(self.values.f177)
 
     @property
     def buy_broker_code_2(self) -> str:
         """FID 157 매수거래원코드2: buy-side broker code 2."""
-        return self.values.get("157", "")
+        return self.values.f157
 
     @property
     def buy_broker_colour_2(self) -> str:
         """FID 282 매수거래원색깔2: buy-side broker colour 2."""
-        return self.values.get("282", "")
+        return self.values.f282
 
     @property
     def sell_broker_name_3(self) -> str:
         """FID 143 매도거래원3: sell-side broker name 3."""
-        return self.values.get("143", "")
+        return self.values.f143
 
     @property
     def sell_broker_qty_3(self) -> int | None:
         """FID 163 매도거래원수량3: sell-side broker quantity 3 (shares)."""
-        return _int(self.values.get("163", ""))
+        return _int(self.values.f163)
 
     @property
     def sell_broker_change_3(self) -> int | None:
         """FID 168 매도거래원별증감3: sell-side broker change 3 (shares)."""
-        return _int(self.values.get("168", ""))
+        return _int(self.values.f168)
 
     @property
     def sell_broker_code_3(self) -> str:
         """FID 148 매도거래원코드3: sell-side broker code 3."""
-        return self.values.get("148", "")
+        return self.values.f148
 
     @property
     def sell_broker_colour_3(self) -> str:
         """FID 273 매도거래원색깔3: sell-side broker colour 3."""
-        return self.values.get("273", "")
+        return self.values.f273
 
     @property
     def buy_broker_name_3(self) -> str:
         """FID 153 매수거래원3: buy-side broker name 3."""
-        return self.values.get("153", "")
+        return self.values.f153
 
     @property
     def buy_broker_qty_3(self) -> int | None:
         """FID 173 매수거래원수량3: buy-side broker quantity 3 (shares)."""
-        return _int(self.values.get("173", ""))
+        return _int(self.values.f173)
 
     @property
     def buy_broker_change_3(self) -> int | None:
         """FID 178 매수거래원별증감3: buy-side broker change 3 (shares)."""
-        return _int(self.values.get("178", ""))
+        return _int(self.values.f178)
 
     @property
     def buy_broker_code_3(self) -> str:
         """FID 158 매수거래원코드3: buy-side broker code 3."""
-        return self.values.get("158", "")
+        return self.values.f158
 
     @property
     def buy_broker_colour_3(self) -> str:
         """FID 283 매수거래원색깔3: buy-side broker colour 3."""
-        return self.values.get("283", "")
+        return self.values.f283
 
     @property
     def sell_broker_name_4(self) -> str:
         """FID 144 매도거래원4: sell-side broker name 4."""
-        return self.values.get("144", "")
+        return self.values.f144
 
     @property
     def sell_broker_qty_4(self) -> int | None:
         """FID 164 매도거래원수량4: sell-side broker quantity 4 (shares)."""
-        return _int(self.values.get("164", ""))
+        return _int(self.values.f164)
 
     @property
     def sell_broker_change_4(self) -> int | None:
         """FID 169 매도거래원별증감4: sell-side broker change 4 (shares)."""
-        return _int(self.values.get("169", ""))
+        return _int(self.values.f169)
 
     @property
     def sell_broker_code_4(self) -> str:
         """FID 149 매도거래원코드4: sell-side broker code 4."""
-        return self.values.get("149", "")
+        return self.values.f149
 
     @property
     def sell_broker_colour_4(self) -> str:
         """FID 274 매도거래원색깔4: sell-side broker colour 4."""
-        return self.values.get("274", "")
+        return self.values.f274
 
     @property
     def buy_broker_name_4(self) -> str:
         """FID 154 매수거래원4: buy-side broker name 4."""
-        return self.values.get("154", "")
+        return self.values.f154
 
     @property
     def buy_broker_qty_4(self) -> int | None:
         """FID 174 매수거래원수량4: buy-side broker quantity 4 (shares)."""
-        return _int(self.values.get("174", ""))
+        return _int(self.values.f174)
 
     @property
     def buy_broker_change_4(self) -> int | None:
         """FID 179 매수거래원별증감4: buy-side broker change 4 (shares)."""
-        return _int(self.values.get("179", ""))
+        return _int(self.values.f179)
 
     @property
     def buy_broker_code_4(self) -> str:
         """FID 159 매수거래원코드4: buy-side broker code 4."""
-        return self.values.get("159", "")
+        return self.values.f159
 
     @property
     def buy_broker_colour_4(self) -> str:
         """FID 284 매수거래원색깔4: buy-side broker colour 4."""
-        return self.values.get("284", "")
+        return self.values.f284
 
     @property
     def sell_broker_name_5(self) -> str:
         """FID 145 매도거래원5: sell-side broker name 5."""
-        return self.values.get("145", "")
+        return self.values.f145
 
     @property
     def sell_broker_qty_5(self) -> int | None:
         """FID 165 매도거래원수량5: sell-side broker quantity 5 (shares)."""
-        return _int(self.values.get("165", ""))
+        return _int(self.values.f165)
 
     @property
     def sell_broker_change_5(self) -> int | None:
         """FID 170 매도거래원별증감5: sell-side broker change 5 (shares)."""
-        return _int(self.values.get("170", ""))
+        return _int(self.values.f170)
 
     @property
     def sell_broker_code_5(self) -> str:
         """FID 150 매도거래원코드5: sell-side broker code 5."""
-        return self.values.get("150", "")
+        return self.values.f150
 
     @property
     def sell_broker_colour_5(self) -> str:
         """FID 275 매도거래원색깔5: sell-side broker colour 5."""
-        return self.values.get("275", "")
+        return self.values.f275
 
     @property
     def buy_broker_name_5(self) -> str:
         """FID 155 매수거래원5: buy-side broker name 5."""
-        return self.values.get("155", "")
+        return self.values.f155
 
     @property
     def buy_broker_qty_5(self) -> int | None:
         """FID 175 매수거래원수량5: buy-side broker quantity 5 (shares)."""
-        return _int(self.values.get("175", ""))
+        return _int(self.values.f175)
 
     @property
     def buy_broker_change_5(self) -> int | None:
         """FID 180 매수거래원별증감5: buy-side broker change 5 (shares)."""
-        return _int(self.values.get("180", ""))
+        return _int(self.values.f180)
 
     @property
     def buy_broker_code_5(self) -> str:
         """FID 160 매수거래원코드5: buy-side broker code 5."""
-        return self.values.get("160", "")
+        return self.values.f160
 
     @property
     def buy_broker_colour_5(self) -> str:
         """FID 285 매수거래원색깔5: buy-side broker colour 5."""
-        return self.values.get("285", "")
+        return self.values.f285
 
     @property
     def foreign_sell_estimate(self) -> int | None:
         """FID 261 외국계매도추정합: foreign sell estimate."""
-        return _int(self.values.get("261", ""))
+        return _int(self.values.f261)
 
     @property
     def foreign_sell_estimate_change(self) -> int | None:
         """FID 262 외국계매도추정합변동: foreign sell estimate change."""
-        return _int(self.values.get("262", ""))
+        return _int(self.values.f262)
 
     @property
     def foreign_buy_estimate(self) -> int | None:
         """FID 263 외국계매수추정합: foreign buy estimate."""
-        return _int(self.values.get("263", ""))
+        return _int(self.values.f263)
 
     @property
     def foreign_buy_estimate_change(self) -> int | None:
         """FID 264 외국계매수추정합변동: foreign buy estimate change."""
-        return _int(self.values.get("264", ""))
+        return _int(self.values.f264)
 
     @property
     def foreign_net_buy_estimate(self) -> int | None:
         """FID 267 외국계순매수추정합: foreign net buy estimate."""
-        return _int(self.values.get("267", ""))
+        return _int(self.values.f267)
 
     @property
     def foreign_net_buy_change(self) -> int | None:
         """FID 268 외국계순매수변동: foreign net buy change."""
-        return _int(self.values.get("268", ""))
+        return _int(self.values.f268)
 
     @property
     def exchange(self) -> str:
         """FID 337 거래소구분: exchange code."""
-        return self.values.get("337", "")
+        return self.values.f337
+
+
+class EtfNavValues(FidValues, kw_only=True):
+    """The ``values`` of a :class:`EtfNav` (0G)."""
+
+    FIDS: ClassVar[tuple[str, ...]] = (
+        "36",
+        "37",
+        "38",
+        "39",
+        "20",
+        "10",
+        "11",
+        "12",
+        "13",
+        "25",
+        "667",
+        "668",
+        "669",
+        "265",
+        "266",
+    )
+    FID_FIELDS: ClassVar[Mapping[str, str]] = {fid: f"f{fid}" for fid in FIDS}
+
+    f36: str = msgspec.field(default="", name="36")
+    f37: str = msgspec.field(default="", name="37")
+    f38: str = msgspec.field(default="", name="38")
+    f39: str = msgspec.field(default="", name="39")
+    f20: str = msgspec.field(default="", name="20")
+    f10: str = msgspec.field(default="", name="10")
+    f11: str = msgspec.field(default="", name="11")
+    f12: str = msgspec.field(default="", name="12")
+    f13: str = msgspec.field(default="", name="13")
+    f25: str = msgspec.field(default="", name="25")
+    f667: str = msgspec.field(default="", name="667")
+    f668: str = msgspec.field(default="", name="668")
+    f669: str = msgspec.field(default="", name="669")
+    f265: str = msgspec.field(default="", name="265")
+    f266: str = msgspec.field(default="", name="266")
 
 
 class EtfNav(RealtimeEvent, tag_field="type", tag="0G"):
     """0G ETF NAV: ETF NAV. Item: stock code (6 digits; NXT/SOR suffixes as for REST)."""
 
     type: ClassVar[str] = "0G"
+    VALUES_TYPE: ClassVar[_ValuesType] = EtfNavValues
     FID_ATTRS: ClassVar[Mapping[str, str]] = {
         "36": "nav",
         "37": "nav_change",
@@ -2778,86 +3765,111 @@ class EtfNav(RealtimeEvent, tag_field="type", tag="0G"):
         "direction",
     )
 
+    values: EtfNavValues = msgspec.field(default_factory=EtfNavValues)
+
     @property
     def nav(self) -> float | None:
         """FID 36 NAV: NAV (direction marker dropped)."""
-        return _price_float(self.values.get("36", ""))
+        return _price_float(self.values.f36)
 
     @property
     def nav_change(self) -> float | None:
         """FID 37 NAV전일대비: NAV change."""
-        return _float(self.values.get("37", ""))
+        return _float(self.values.f37)
 
     @property
     def nav_change_rate(self) -> float | None:
         """FID 38 NAV등락율: NAV change rate (percent)."""
-        return _float(self.values.get("38", ""))
+        return _float(self.values.f38)
 
     @property
     def tracking_error_rate(self) -> float | None:
         """FID 39 추적오차율: tracking error rate (percent)."""
-        return _float(self.values.get("39", ""))
+        return _float(self.values.f39)
 
     @property
     def time(self) -> str:
         """FID 20 체결시간: execution time."""
-        return self.values.get("20", "")
+        return self.values.f20
 
     @property
     def price(self) -> int | None:
         """FID 10 현재가: current price (KRW; direction marker dropped)."""
-        return _price(self.values.get("10", ""))
+        return _price(self.values.f10)
 
     @property
     def change(self) -> int | None:
         """FID 11 전일대비: change vs previous close (KRW)."""
-        return _int(self.values.get("11", ""))
+        return _int(self.values.f11)
 
     @property
     def change_rate(self) -> float | None:
         """FID 12 등락율: change rate (%)."""
-        return _float(self.values.get("12", ""))
+        return _float(self.values.f12)
 
     @property
     def cum_volume(self) -> int | None:
         """FID 13 누적거래량: accumulated volume (shares)."""
-        return _int(self.values.get("13", ""))
+        return _int(self.values.f13)
 
     @property
     def change_sign(self) -> str:
         """FID 25 전일대비기호: change sign code. Values: 1 upper limit (상한가), 2 up (상승), 3
         unchanged (보합), 4 lower limit (하한가), 5 down (하락)."""
-        return self.values.get("25", "")
+        return self.values.f25
 
     @property
     def gearing(self) -> float | None:
         """FID 667 ELW기어링비율: ELW gearing."""
-        return _float(self.values.get("667", ""))
+        return _float(self.values.f667)
 
     @property
     def break_even_rate(self) -> float | None:
         """FID 668 ELW손익분기율: ELW break-even rate."""
-        return _float(self.values.get("668", ""))
+        return _float(self.values.f668)
 
     @property
     def capital_support_point(self) -> float | None:
         """FID 669 ELW자본지지점: ELW capital support point."""
-        return _float(self.values.get("669", ""))
+        return _float(self.values.f669)
 
     @property
     def nav_index_disparity(self) -> float | None:
         """FID 265 NAV/지수괴리율: NAV/index disparity."""
-        return _float(self.values.get("265", ""))
+        return _float(self.values.f265)
 
     @property
     def nav_etf_disparity(self) -> float | None:
         """FID 266 NAV/ETF괴리율: NAV/ETF disparity."""
-        return _float(self.values.get("266", ""))
+        return _float(self.values.f266)
 
     @property
     def direction(self) -> int:
         """+1 up, -1 down, 0 unchanged: the marker of FID 10 versus the reference price."""
-        return _direction(self.values.get("10", ""))
+        return _direction(self.values.f10)
+
+
+class ExpectedTradeValues(FidValues, kw_only=True):
+    """The ``values`` of a :class:`ExpectedTrade` (0H)."""
+
+    FIDS: ClassVar[tuple[str, ...]] = (
+        "20",
+        "10",
+        "11",
+        "12",
+        "15",
+        "13",
+        "25",
+    )
+    FID_FIELDS: ClassVar[Mapping[str, str]] = {fid: f"f{fid}" for fid in FIDS}
+
+    f20: str = msgspec.field(default="", name="20")
+    f10: str = msgspec.field(default="", name="10")
+    f11: str = msgspec.field(default="", name="11")
+    f12: str = msgspec.field(default="", name="12")
+    f15: str = msgspec.field(default="", name="15")
+    f13: str = msgspec.field(default="", name="13")
+    f25: str = msgspec.field(default="", name="25")
 
 
 class ExpectedTrade(RealtimeEvent, tag_field="type", tag="0H"):
@@ -2865,6 +3877,7 @@ class ExpectedTrade(RealtimeEvent, tag_field="type", tag="0H"):
     for REST)."""
 
     type: ClassVar[str] = "0H"
+    VALUES_TYPE: ClassVar[_ValuesType] = ExpectedTradeValues
     FID_ATTRS: ClassVar[Mapping[str, str]] = {
         "20": "time",
         "10": "price",
@@ -2885,46 +3898,65 @@ class ExpectedTrade(RealtimeEvent, tag_field="type", tag="0H"):
         "direction",
     )
 
+    values: ExpectedTradeValues = msgspec.field(default_factory=ExpectedTradeValues)
+
     @property
     def time(self) -> str:
         """FID 20 체결시간: execution time."""
-        return self.values.get("20", "")
+        return self.values.f20
 
     @property
     def price(self) -> int | None:
         """FID 10 현재가: current price (KRW; direction marker dropped)."""
-        return _price(self.values.get("10", ""))
+        return _price(self.values.f10)
 
     @property
     def change(self) -> int | None:
         """FID 11 전일대비: change vs previous close (KRW)."""
-        return _int(self.values.get("11", ""))
+        return _int(self.values.f11)
 
     @property
     def change_rate(self) -> float | None:
         """FID 12 등락율: change rate (%)."""
-        return _float(self.values.get("12", ""))
+        return _float(self.values.f12)
 
     @property
     def volume(self) -> int | None:
         """FID 15 거래량: trade volume (+ buy-initiated, - sell-initiated)."""
-        return _int(self.values.get("15", ""))
+        return _int(self.values.f15)
 
     @property
     def cum_volume(self) -> int | None:
         """FID 13 누적거래량: accumulated volume (shares)."""
-        return _int(self.values.get("13", ""))
+        return _int(self.values.f13)
 
     @property
     def change_sign(self) -> str:
         """FID 25 전일대비기호: change sign code. Values: 1 upper limit (상한가), 2 up (상승), 3
         unchanged (보합), 4 lower limit (하한가), 5 down (하락)."""
-        return self.values.get("25", "")
+        return self.values.f25
 
     @property
     def direction(self) -> int:
         """+1 up, -1 down, 0 unchanged: the marker of FID 10 versus the reference price."""
-        return _direction(self.values.get("10", ""))
+        return _direction(self.values.f10)
+
+
+class GoldPriceValues(FidValues, kw_only=True):
+    """The ``values`` of a :class:`GoldPrice` (0I)."""
+
+    FIDS: ClassVar[tuple[str, ...]] = (
+        "10",
+        "25",
+        "11",
+        "12",
+    )
+    FID_FIELDS: ClassVar[Mapping[str, str]] = {fid: f"f{fid}" for fid in FIDS}
+
+    f10: str = msgspec.field(default="", name="10")
+    f25: str = msgspec.field(default="", name="25")
+    f11: str = msgspec.field(default="", name="11")
+    f12: str = msgspec.field(default="", name="12")
 
 
 class GoldPrice(RealtimeEvent, tag_field="type", tag="0I"):
@@ -2932,6 +3964,7 @@ class GoldPrice(RealtimeEvent, tag_field="type", tag="0I"):
     MGD)."""
 
     type: ClassVar[str] = "0I"
+    VALUES_TYPE: ClassVar[_ValuesType] = GoldPriceValues
     FID_ATTRS: ClassVar[Mapping[str, str]] = {
         "10": "price",
         "25": "change_sign",
@@ -2946,37 +3979,73 @@ class GoldPrice(RealtimeEvent, tag_field="type", tag="0I"):
         "direction",
     )
 
+    values: GoldPriceValues = msgspec.field(default_factory=GoldPriceValues)
+
     @property
     def price(self) -> int | None:
         """FID 10 현재가: current price (KRW; direction marker dropped)."""
-        return _price(self.values.get("10", ""))
+        return _price(self.values.f10)
 
     @property
     def change_sign(self) -> str:
         """FID 25 전일대비기호: change sign code. Values: 1 upper limit (상한), 2 up (상승), 3
         unchanged (없음), 4 lower limit (하한), 5 down (하락)."""
-        return self.values.get("25", "")
+        return self.values.f25
 
     @property
     def change(self) -> int | None:
         """FID 11 전일대비: change vs previous close (KRW)."""
-        return _int(self.values.get("11", ""))
+        return _int(self.values.f11)
 
     @property
     def change_rate(self) -> float | None:
         """FID 12 등락율: change rate (%)."""
-        return _float(self.values.get("12", ""))
+        return _float(self.values.f12)
 
     @property
     def direction(self) -> int:
         """+1 up, -1 down, 0 unchanged: the marker of FID 10 versus the reference price."""
-        return _direction(self.values.get("10", ""))
+        return _direction(self.values.f10)
+
+
+class SectorIndexValues(FidValues, kw_only=True):
+    """The ``values`` of a :class:`SectorIndex` (0J)."""
+
+    FIDS: ClassVar[tuple[str, ...]] = (
+        "20",
+        "10",
+        "11",
+        "12",
+        "15",
+        "13",
+        "14",
+        "16",
+        "17",
+        "18",
+        "25",
+        "26",
+    )
+    FID_FIELDS: ClassVar[Mapping[str, str]] = {fid: f"f{fid}" for fid in FIDS}
+
+    f20: str = msgspec.field(default="", name="20")
+    f10: str = msgspec.field(default="", name="10")
+    f11: str = msgspec.field(default="", name="11")
+    f12: str = msgspec.field(default="", name="12")
+    f15: str = msgspec.field(default="", name="15")
+    f13: str = msgspec.field(default="", name="13")
+    f14: str = msgspec.field(default="", name="14")
+    f16: str = msgspec.field(default="", name="16")
+    f17: str = msgspec.field(default="", name="17")
+    f18: str = msgspec.field(default="", name="18")
+    f25: str = msgspec.field(default="", name="25")
+    f26: str = msgspec.field(default="", name="26")
 
 
 class SectorIndex(RealtimeEvent, tag_field="type", tag="0J"):
     """0J 업종지수: sector index. Item: sector code, e.g. 001."""
 
     type: ClassVar[str] = "0J"
+    VALUES_TYPE: ClassVar[_ValuesType] = SectorIndexValues
     FID_ATTRS: ClassVar[Mapping[str, str]] = {
         "20": "time",
         "10": "price",
@@ -3007,77 +4076,117 @@ class SectorIndex(RealtimeEvent, tag_field="type", tag="0J"):
         "direction",
     )
 
+    values: SectorIndexValues = msgspec.field(default_factory=SectorIndexValues)
+
     @property
     def time(self) -> str:
         """FID 20 체결시간: execution time."""
-        return self.values.get("20", "")
+        return self.values.f20
 
     @property
     def price(self) -> float | None:
         """FID 10 현재가: current price (KRW; direction marker dropped)."""
-        return _price_float(self.values.get("10", ""))
+        return _price_float(self.values.f10)
 
     @property
     def change(self) -> float | None:
         """FID 11 전일대비: change vs previous close (KRW)."""
-        return _float(self.values.get("11", ""))
+        return _float(self.values.f11)
 
     @property
     def change_rate(self) -> float | None:
         """FID 12 등락율: change rate (%)."""
-        return _float(self.values.get("12", ""))
+        return _float(self.values.f12)
 
     @property
     def volume(self) -> int | None:
         """FID 15 거래량: trade volume (+ buy-initiated, - sell-initiated)."""
-        return _int(self.values.get("15", ""))
+        return _int(self.values.f15)
 
     @property
     def cum_volume(self) -> int | None:
         """FID 13 누적거래량: accumulated volume (shares)."""
-        return _int(self.values.get("13", ""))
+        return _int(self.values.f13)
 
     @property
     def cum_value(self) -> int | None:
         """FID 14 누적거래대금: accumulated trading value (KRW million)."""
-        return _int(self.values.get("14", ""))
+        return _int(self.values.f14)
 
     @property
     def open(self) -> float | None:
         """FID 16 시가: open (KRW; direction marker dropped)."""
-        return _price_float(self.values.get("16", ""))
+        return _price_float(self.values.f16)
 
     @property
     def high(self) -> float | None:
         """FID 17 고가: high (KRW; direction marker dropped)."""
-        return _price_float(self.values.get("17", ""))
+        return _price_float(self.values.f17)
 
     @property
     def low(self) -> float | None:
         """FID 18 저가: low (KRW; direction marker dropped)."""
-        return _price_float(self.values.get("18", ""))
+        return _price_float(self.values.f18)
 
     @property
     def change_sign(self) -> str:
         """FID 25 전일대비기호: change sign code. Values: 1 upper limit (상한가), 2 up (상승), 3
         unchanged (보합), 4 lower limit (하한가), 5 down (하락)."""
-        return self.values.get("25", "")
+        return self.values.f25
 
     @property
     def volume_change(self) -> int | None:
         """FID 26 전일거래량대비: volume change vs previous day."""
-        return _int(self.values.get("26", ""))
+        return _int(self.values.f26)
 
     @property
     def direction(self) -> int:
         """+1 up, -1 down, 0 unchanged: the marker of FID 10 versus the reference price."""
-        return _direction(self.values.get("10", ""))
+        return _direction(self.values.f10)
+
+
+class SectorBreadthValues(FidValues, kw_only=True):
+    """The ``values`` of a :class:`SectorBreadth` (0U)."""
+
+    FIDS: ClassVar[tuple[str, ...]] = (
+        "20",
+        "252",
+        "251",
+        "253",
+        "255",
+        "254",
+        "13",
+        "14",
+        "10",
+        "11",
+        "12",
+        "256",
+        "257",
+        "25",
+    )
+    FID_FIELDS: ClassVar[Mapping[str, str]] = {fid: f"f{fid}" for fid in FIDS}
+
+    f20: str = msgspec.field(default="", name="20")
+    f252: str = msgspec.field(default="", name="252")
+    f251: str = msgspec.field(default="", name="251")
+    f253: str = msgspec.field(default="", name="253")
+    f255: str = msgspec.field(default="", name="255")
+    f254: str = msgspec.field(default="", name="254")
+    f13: str = msgspec.field(default="", name="13")
+    f14: str = msgspec.field(default="", name="14")
+    f10: str = msgspec.field(default="", name="10")
+    f11: str = msgspec.field(default="", name="11")
+    f12: str = msgspec.field(default="", name="12")
+    f256: str = msgspec.field(default="", name="256")
+    f257: str = msgspec.field(default="", name="257")
+    f25: str = msgspec.field(default="", name="25")
 
 
 class SectorBreadth(RealtimeEvent, tag_field="type", tag="0U"):
     """0U 업종등락: sector advance/decline. Item: sector code, e.g. 001."""
 
     type: ClassVar[str] = "0U"
+    VALUES_TYPE: ClassVar[_ValuesType] = SectorBreadthValues
     FID_ATTRS: ClassVar[Mapping[str, str]] = {
         "20": "time",
         "252": "rising_count",
@@ -3112,81 +4221,112 @@ class SectorBreadth(RealtimeEvent, tag_field="type", tag="0U"):
         "direction",
     )
 
+    values: SectorBreadthValues = msgspec.field(default_factory=SectorBreadthValues)
+
     @property
     def time(self) -> str:
         """FID 20 체결시간: execution time."""
-        return self.values.get("20", "")
+        return self.values.f20
 
     @property
     def rising_count(self) -> int | None:
         """FID 252 상승종목수: rising count."""
-        return _int(self.values.get("252", ""))
+        return _int(self.values.f252)
 
     @property
     def upper_limit_count(self) -> int | None:
         """FID 251 상한종목수: upper-limit count."""
-        return _int(self.values.get("251", ""))
+        return _int(self.values.f251)
 
     @property
     def unchanged_count(self) -> int | None:
         """FID 253 보합종목수: unchanged count."""
-        return _int(self.values.get("253", ""))
+        return _int(self.values.f253)
 
     @property
     def falling_count(self) -> int | None:
         """FID 255 하락종목수: falling count."""
-        return _int(self.values.get("255", ""))
+        return _int(self.values.f255)
 
     @property
     def lower_limit_count(self) -> int | None:
         """FID 254 하한종목수: lower-limit count."""
-        return _int(self.values.get("254", ""))
+        return _int(self.values.f254)
 
     @property
     def cum_volume(self) -> int | None:
         """FID 13 누적거래량: accumulated volume (shares)."""
-        return _int(self.values.get("13", ""))
+        return _int(self.values.f13)
 
     @property
     def cum_value(self) -> int | None:
         """FID 14 누적거래대금: accumulated trading value (KRW million)."""
-        return _int(self.values.get("14", ""))
+        return _int(self.values.f14)
 
     @property
     def price(self) -> float | None:
         """FID 10 현재가: current price (KRW; direction marker dropped)."""
-        return _price_float(self.values.get("10", ""))
+        return _price_float(self.values.f10)
 
     @property
     def change(self) -> float | None:
         """FID 11 전일대비: change vs previous close (KRW)."""
-        return _float(self.values.get("11", ""))
+        return _float(self.values.f11)
 
     @property
     def change_rate(self) -> float | None:
         """FID 12 등락율: change rate (%)."""
-        return _float(self.values.get("12", ""))
+        return _float(self.values.f12)
 
     @property
     def traded_issues_count(self) -> int | None:
         """FID 256 거래형성종목수: traded issues count."""
-        return _int(self.values.get("256", ""))
+        return _int(self.values.f256)
 
     @property
     def traded_issues_ratio(self) -> float | None:
         """FID 257 거래형성비율: traded issues ratio (percent)."""
-        return _float(self.values.get("257", ""))
+        return _float(self.values.f257)
 
     @property
     def change_sign(self) -> str:
         """FID 25 전일대비기호: change sign code. Values: 1 upper limit (상한가), 2 up (상승), 3
         unchanged (보합), 4 lower limit (하한가), 5 down (하락)."""
-        return self.values.get("25", "")
+        return self.values.f25
 
     @property
     def direction(self) -> int:
         """+1 up, -1 down, 0 unchanged: the marker of FID 10 versus the reference price."""
-        return _direction(self.values.get("10", ""))
+        return _direction(self.values.f10)
+
+
+class StockInfoValues(FidValues, kw_only=True):
+    """The ``values`` of a :class:`StockInfo` (0g)."""
+
+    FIDS: ClassVar[tuple[str, ...]] = (
+        "297",
+        "592",
+        "593",
+        "305",
+        "306",
+        "307",
+        "689",
+        "594",
+        "382",
+        "370",
+    )
+    FID_FIELDS: ClassVar[Mapping[str, str]] = {fid: f"f{fid}" for fid in FIDS}
+
+    f297: str = msgspec.field(default="", name="297")
+    f592: str = msgspec.field(default="", name="592")
+    f593: str = msgspec.field(default="", name="593")
+    f305: str = msgspec.field(default="", name="305")
+    f306: str = msgspec.field(default="", name="306")
+    f307: str = msgspec.field(default="", name="307")
+    f689: str = msgspec.field(default="", name="689")
+    f594: str = msgspec.field(default="", name="594")
+    f382: str = msgspec.field(default="", name="382")
+    f370: str = msgspec.field(default="", name="370")
 
 
 class StockInfo(RealtimeEvent, tag_field="type", tag="0g"):
@@ -3194,6 +4334,7 @@ class StockInfo(RealtimeEvent, tag_field="type", tag="0g"):
     suffixes as for REST)."""
 
     type: ClassVar[str] = "0g"
+    VALUES_TYPE: ClassVar[_ValuesType] = StockInfoValues
     FID_ATTRS: ClassVar[Mapping[str, str]] = {
         "297": "random_end_extension",
         "592": "pre_market_random_extension",
@@ -3219,61 +4360,93 @@ class StockInfo(RealtimeEvent, tag_field="type", tag="0g"):
         "stock_info",
     )
 
+    values: StockInfoValues = msgspec.field(default_factory=StockInfoValues)
+
     @property
     def random_end_extension(self) -> str:
         """FID 297 임의연장: random-end extension."""
-        return self.values.get("297", "")
+        return self.values.f297
 
     @property
     def pre_market_random_extension(self) -> str:
         """FID 592 장전임의연장: pre-market random extension."""
-        return self.values.get("592", "")
+        return self.values.f592
 
     @property
     def post_market_random_extension(self) -> str:
         """FID 593 장후임의연장: post-market random extension."""
-        return self.values.get("593", "")
+        return self.values.f593
 
     @property
     def upper_limit_price(self) -> int | None:
         """FID 305 상한가: upper limit price (KRW; direction marker dropped)."""
-        return _price(self.values.get("305", ""))
+        return _price(self.values.f305)
 
     @property
     def lower_limit_price(self) -> int | None:
         """FID 306 하한가: lower limit price (KRW; direction marker dropped)."""
-        return _price(self.values.get("306", ""))
+        return _price(self.values.f306)
 
     @property
     def base_price(self) -> int | None:
         """FID 307 기준가: base (reference) price (KRW; direction marker dropped)."""
-        return _price(self.values.get("307", ""))
+        return _price(self.values.f307)
 
     @property
     def early_termination(self) -> str:
         """FID 689 조기종료ELW발생: ELW early termination."""
-        return self.values.get("689", "")
+        return self.values.f689
 
     @property
     def currency_unit(self) -> str:
         """FID 594 통화단위: currency unit."""
-        return self.values.get("594", "")
+        return self.values.f594
 
     @property
     def margin_rate_display(self) -> str:
         """FID 382 증거금율표시: margin rate display."""
-        return self.values.get("382", "")
+        return self.values.f382
 
     @property
     def stock_info(self) -> str:
         """FID 370 종목정보: stock info."""
-        return self.values.get("370", "")
+        return self.values.f370
+
+
+class ElwTheoreticalPriceValues(FidValues, kw_only=True):
+    """The ``values`` of a :class:`ElwTheoreticalPrice` (0m)."""
+
+    FIDS: ClassVar[tuple[str, ...]] = (
+        "20",
+        "10",
+        "670",
+        "671",
+        "672",
+        "673",
+        "674",
+        "675",
+        "676",
+        "706",
+    )
+    FID_FIELDS: ClassVar[Mapping[str, str]] = {fid: f"f{fid}" for fid in FIDS}
+
+    f20: str = msgspec.field(default="", name="20")
+    f10: str = msgspec.field(default="", name="10")
+    f670: str = msgspec.field(default="", name="670")
+    f671: str = msgspec.field(default="", name="671")
+    f672: str = msgspec.field(default="", name="672")
+    f673: str = msgspec.field(default="", name="673")
+    f674: str = msgspec.field(default="", name="674")
+    f675: str = msgspec.field(default="", name="675")
+    f676: str = msgspec.field(default="", name="676")
+    f706: str = msgspec.field(default="", name="706")
 
 
 class ElwTheoreticalPrice(RealtimeEvent, tag_field="type", tag="0m"):
     """0m ELW 이론가: ELW theoretical price. Item: ELW code."""
 
     type: ClassVar[str] = "0m"
+    VALUES_TYPE: ClassVar[_ValuesType] = ElwTheoreticalPriceValues
     FID_ATTRS: ClassVar[Mapping[str, str]] = {
         "20": "time",
         "10": "price",
@@ -3300,66 +4473,84 @@ class ElwTheoreticalPrice(RealtimeEvent, tag_field="type", tag="0m"):
         "direction",
     )
 
+    values: ElwTheoreticalPriceValues = msgspec.field(default_factory=ElwTheoreticalPriceValues)
+
     @property
     def time(self) -> str:
         """FID 20 체결시간: execution time."""
-        return self.values.get("20", "")
+        return self.values.f20
 
     @property
     def price(self) -> int | None:
         """FID 10 현재가: current price (KRW; direction marker dropped)."""
-        return _price(self.values.get("10", ""))
+        return _price(self.values.f10)
 
     @property
     def theoretical_price(self) -> float | None:
         """FID 670 ELW이론가: ELW theoretical price."""
-        return _float(self.values.get("670", ""))
+        return _float(self.values.f670)
 
     @property
     def implied_volatility(self) -> float | None:
         """FID 671 ELW내재변동성: ELW implied volatility."""
-        return _float(self.values.get("671", ""))
+        return _float(self.values.f671)
 
     @property
     def delta(self) -> float | None:
         """FID 672 ELW델타: ELW delta."""
-        return _float(self.values.get("672", ""))
+        return _float(self.values.f672)
 
     @property
     def gamma(self) -> float | None:
         """FID 673 ELW감마: ELW gamma."""
-        return _float(self.values.get("673", ""))
+        return _float(self.values.f673)
 
     @property
     def theta(self) -> float | None:
         """FID 674 ELW쎄타: ELW theta."""
-        return _float(self.values.get("674", ""))
+        return _float(self.values.f674)
 
     @property
     def vega(self) -> float | None:
         """FID 675 ELW베가: ELW vega."""
-        return _float(self.values.get("675", ""))
+        return _float(self.values.f675)
 
     @property
     def rho(self) -> float | None:
         """FID 676 ELW로: ELW rho."""
-        return _float(self.values.get("676", ""))
+        return _float(self.values.f676)
 
     @property
     def lp_quote_implied_volatility(self) -> float | None:
         """FID 706 LP호가내재변동성: LP quote implied volatility."""
-        return _float(self.values.get("706", ""))
+        return _float(self.values.f706)
 
     @property
     def direction(self) -> int:
         """+1 up, -1 down, 0 unchanged: the marker of FID 10 versus the reference price."""
-        return _direction(self.values.get("10", ""))
+        return _direction(self.values.f10)
+
+
+class MarketStatusValues(FidValues, kw_only=True):
+    """The ``values`` of a :class:`MarketStatus` (0s)."""
+
+    FIDS: ClassVar[tuple[str, ...]] = (
+        "215",
+        "20",
+        "214",
+    )
+    FID_FIELDS: ClassVar[Mapping[str, str]] = {fid: f"f{fid}" for fid in FIDS}
+
+    f215: str = msgspec.field(default="", name="215")
+    f20: str = msgspec.field(default="", name="20")
+    f214: str = msgspec.field(default="", name="214")
 
 
 class MarketStatus(RealtimeEvent, tag_field="type", tag="0s"):
     """0s 장시작시간: market session status. Item: empty string (market-wide)."""
 
     type: ClassVar[str] = "0s"
+    VALUES_TYPE: ClassVar[_ValuesType] = MarketStatusValues
     FID_ATTRS: ClassVar[Mapping[str, str]] = {
         "215": "market_status",
         "20": "time",
@@ -3370,6 +4561,8 @@ class MarketStatus(RealtimeEvent, tag_field="type", tag="0s"):
         "time",
         "time_to_open",
     )
+
+    values: MarketStatusValues = msgspec.field(default_factory=MarketStatusValues)
 
     @property
     def market_status(self) -> str:
@@ -3382,23 +4575,45 @@ class MarketStatus(RealtimeEvent, tag_field="type", tag="0s"):
         pre-close auction start, P NXT pre-market start, Q NXT pre-market end, R NXT main market
         start, S NXT main market end, T NXT after-market single-price start, U NXT after-market
         start, V NXT after-market end."""
-        return self.values.get("215", "")
+        return self.values.f215
 
     @property
     def time(self) -> str:
         """FID 20 체결시간: execution time."""
-        return self.values.get("20", "")
+        return self.values.f20
 
     @property
     def time_to_open(self) -> str:
         """FID 214 장시작예상잔여시간: time left to market open."""
-        return self.values.get("214", "")
+        return self.values.f214
+
+
+class ElwIndicatorsValues(FidValues, kw_only=True):
+    """The ``values`` of a :class:`ElwIndicators` (0u)."""
+
+    FIDS: ClassVar[tuple[str, ...]] = (
+        "20",
+        "666",
+        "1211",
+        "667",
+        "668",
+        "669",
+    )
+    FID_FIELDS: ClassVar[Mapping[str, str]] = {fid: f"f{fid}" for fid in FIDS}
+
+    f20: str = msgspec.field(default="", name="20")
+    f666: str = msgspec.field(default="", name="666")
+    f1211: str = msgspec.field(default="", name="1211")
+    f667: str = msgspec.field(default="", name="667")
+    f668: str = msgspec.field(default="", name="668")
+    f669: str = msgspec.field(default="", name="669")
 
 
 class ElwIndicators(RealtimeEvent, tag_field="type", tag="0u"):
     """0u ELW 지표: ELW indicators. Item: ELW code."""
 
     type: ClassVar[str] = "0u"
+    VALUES_TYPE: ClassVar[_ValuesType] = ElwIndicatorsValues
     FID_ATTRS: ClassVar[Mapping[str, str]] = {
         "20": "time",
         "666": "parity",
@@ -3416,35 +4631,80 @@ class ElwIndicators(RealtimeEvent, tag_field="type", tag="0u"):
         "capital_support_point",
     )
 
+    values: ElwIndicatorsValues = msgspec.field(default_factory=ElwIndicatorsValues)
+
     @property
     def time(self) -> str:
         """FID 20 체결시간: execution time."""
-        return self.values.get("20", "")
+        return self.values.f20
 
     @property
     def parity(self) -> float | None:
         """FID 666 ELW패리티: ELW parity."""
-        return _float(self.values.get("666", ""))
+        return _float(self.values.f666)
 
     @property
     def premium(self) -> float | None:
         """FID 1211 ELW프리미엄: ELW premium."""
-        return _float(self.values.get("1211", ""))
+        return _float(self.values.f1211)
 
     @property
     def gearing(self) -> float | None:
         """FID 667 ELW기어링비율: ELW gearing."""
-        return _float(self.values.get("667", ""))
+        return _float(self.values.f667)
 
     @property
     def break_even_rate(self) -> float | None:
         """FID 668 ELW손익분기율: ELW break-even rate."""
-        return _float(self.values.get("668", ""))
+        return _float(self.values.f668)
 
     @property
     def capital_support_point(self) -> float | None:
         """FID 669 ELW자본지지점: ELW capital support point."""
-        return _float(self.values.get("669", ""))
+        return _float(self.values.f669)
+
+
+class ProgramTradingValues(FidValues, kw_only=True):
+    """The ``values`` of a :class:`ProgramTrading` (0w)."""
+
+    FIDS: ClassVar[tuple[str, ...]] = (
+        "20",
+        "10",
+        "25",
+        "11",
+        "12",
+        "13",
+        "202",
+        "204",
+        "206",
+        "208",
+        "210",
+        "211",
+        "212",
+        "213",
+        "214",
+        "215",
+        "216",
+    )
+    FID_FIELDS: ClassVar[Mapping[str, str]] = {fid: f"f{fid}" for fid in FIDS}
+
+    f20: str = msgspec.field(default="", name="20")
+    f10: str = msgspec.field(default="", name="10")
+    f25: str = msgspec.field(default="", name="25")
+    f11: str = msgspec.field(default="", name="11")
+    f12: str = msgspec.field(default="", name="12")
+    f13: str = msgspec.field(default="", name="13")
+    f202: str = msgspec.field(default="", name="202")
+    f204: str = msgspec.field(default="", name="204")
+    f206: str = msgspec.field(default="", name="206")
+    f208: str = msgspec.field(default="", name="208")
+    f210: str = msgspec.field(default="", name="210")
+    f211: str = msgspec.field(default="", name="211")
+    f212: str = msgspec.field(default="", name="212")
+    f213: str = msgspec.field(default="", name="213")
+    f214: str = msgspec.field(default="", name="214")
+    f215: str = msgspec.field(default="", name="215")
+    f216: str = msgspec.field(default="", name="216")
 
 
 class ProgramTrading(RealtimeEvent, tag_field="type", tag="0w"):
@@ -3452,6 +4712,7 @@ class ProgramTrading(RealtimeEvent, tag_field="type", tag="0w"):
     as for REST)."""
 
     type: ClassVar[str] = "0w"
+    VALUES_TYPE: ClassVar[_ValuesType] = ProgramTradingValues
     FID_ATTRS: ClassVar[Mapping[str, str]] = {
         "20": "time",
         "10": "price",
@@ -3492,81 +4753,83 @@ class ProgramTrading(RealtimeEvent, tag_field="type", tag="0w"):
         "direction",
     )
 
+    values: ProgramTradingValues = msgspec.field(default_factory=ProgramTradingValues)
+
     @property
     def time(self) -> str:
         """FID 20 체결시간: execution time."""
-        return self.values.get("20", "")
+        return self.values.f20
 
     @property
     def price(self) -> int | None:
         """FID 10 현재가: current price (KRW; direction marker dropped)."""
-        return _price(self.values.get("10", ""))
+        return _price(self.values.f10)
 
     @property
     def change_sign(self) -> str:
         """FID 25 전일대비기호: change sign code. Values: 1 upper limit (상한가), 2 up (상승), 3
         unchanged (보합), 4 lower limit (하한가), 5 down (하락)."""
-        return self.values.get("25", "")
+        return self.values.f25
 
     @property
     def change(self) -> int | None:
         """FID 11 전일대비: change vs previous close (KRW)."""
-        return _int(self.values.get("11", ""))
+        return _int(self.values.f11)
 
     @property
     def change_rate(self) -> float | None:
         """FID 12 등락율: change rate (%)."""
-        return _float(self.values.get("12", ""))
+        return _float(self.values.f12)
 
     @property
     def cum_volume(self) -> int | None:
         """FID 13 누적거래량: accumulated volume (shares)."""
-        return _int(self.values.get("13", ""))
+        return _int(self.values.f13)
 
     @property
     def sell_qty(self) -> int | None:
         """FID 202 매도수량: sell quantity (shares)."""
-        return _int(self.values.get("202", ""))
+        return _int(self.values.f202)
 
     @property
     def sell_amount(self) -> int | None:
         """FID 204 매도금액: sell amount (KRW)."""
-        return _int(self.values.get("204", ""))
+        return _int(self.values.f204)
 
     @property
     def buy_qty(self) -> int | None:
         """FID 206 매수수량: buy quantity (shares)."""
-        return _int(self.values.get("206", ""))
+        return _int(self.values.f206)
 
     @property
     def buy_amount(self) -> int | None:
         """FID 208 매수금액: buy amount."""
-        return _int(self.values.get("208", ""))
+        return _int(self.values.f208)
 
     @property
     def net_buy_qty(self) -> int | None:
         """FID 210 순매수수량: net buy quantity."""
-        return _int(self.values.get("210", ""))
+        return _int(self.values.f210)
 
     @property
     def net_buy_qty_change(self) -> int | None:
         """FID 211 순매수수량증감: net buy quantity change."""
-        return _int(self.values.get("211", ""))
+        return _int(self.values.f211)
 
     @property
     def net_buy_amount(self) -> int | None:
         """FID 212 순매수금액: net buy amount."""
-        return _int(self.values.get("212", ""))
+        return _int(self.values.f212)
 
     @property
     def net_buy_amount_change(self) -> int | None:
         """FID 213 순매수금액증감: net buy amount change."""
-        return _int(self.values.get("213", ""))
+        return _int(self.values.f213)
 
     @property
     def time_to_open(self) -> str:
         """FID 214 장시작예상잔여시간: time left to market open."""
-        return self.values.get("214", "")
+        return self.values.f214
 
     @property
     def market_status(self) -> str:
@@ -3579,17 +4842,64 @@ class ProgramTrading(RealtimeEvent, tag_field="type", tag="0w"):
         pre-close auction start, P NXT pre-market start, Q NXT pre-market end, R NXT main market
         start, S NXT main market end, T NXT after-market single-price start, U NXT after-market
         start, V NXT after-market end."""
-        return self.values.get("215", "")
+        return self.values.f215
 
     @property
     def investor_ticker(self) -> str:
         """FID 216 투자자별ticker: investor ticker."""
-        return self.values.get("216", "")
+        return self.values.f216
 
     @property
     def direction(self) -> int:
         """+1 up, -1 down, 0 unchanged: the marker of FID 10 versus the reference price."""
-        return _direction(self.values.get("10", ""))
+        return _direction(self.values.f10)
+
+
+class ViStatusValues(FidValues, kw_only=True):
+    """The ``values`` of a :class:`ViStatus` (1h)."""
+
+    FIDS: ClassVar[tuple[str, ...]] = (
+        "9001",
+        "302",
+        "13",
+        "14",
+        "9068",
+        "9008",
+        "9075",
+        "1221",
+        "1223",
+        "1224",
+        "1225",
+        "1236",
+        "1237",
+        "1238",
+        "1239",
+        "1489",
+        "1490",
+        "9069",
+        "1279",
+    )
+    FID_FIELDS: ClassVar[Mapping[str, str]] = {fid: f"f{fid}" for fid in FIDS}
+
+    f9001: str = msgspec.field(default="", name="9001")
+    f302: str = msgspec.field(default="", name="302")
+    f13: str = msgspec.field(default="", name="13")
+    f14: str = msgspec.field(default="", name="14")
+    f9068: str = msgspec.field(default="", name="9068")
+    f9008: str = msgspec.field(default="", name="9008")
+    f9075: str = msgspec.field(default="", name="9075")
+    f1221: str = msgspec.field(default="", name="1221")
+    f1223: str = msgspec.field(default="", name="1223")
+    f1224: str = msgspec.field(default="", name="1224")
+    f1225: str = msgspec.field(default="", name="1225")
+    f1236: str = msgspec.field(default="", name="1236")
+    f1237: str = msgspec.field(default="", name="1237")
+    f1238: str = msgspec.field(default="", name="1238")
+    f1239: str = msgspec.field(default="", name="1239")
+    f1489: str = msgspec.field(default="", name="1489")
+    f1490: str = msgspec.field(default="", name="1490")
+    f9069: str = msgspec.field(default="", name="9069")
+    f1279: str = msgspec.field(default="", name="1279")
 
 
 class ViStatus(RealtimeEvent, tag_field="type", tag="1h"):
@@ -3597,6 +4907,7 @@ class ViStatus(RealtimeEvent, tag_field="type", tag="1h"):
     '')."""
 
     type: ClassVar[str] = "1h"
+    VALUES_TYPE: ClassVar[_ValuesType] = ViStatusValues
     FID_ATTRS: ClassVar[Mapping[str, str]] = {
         "9001": "code",
         "302": "stock_name",
@@ -3640,106 +4951,128 @@ class ViStatus(RealtimeEvent, tag_field="type", tag="1h"):
         "extra_item",
     )
 
+    values: ViStatusValues = msgspec.field(default_factory=ViStatusValues)
+
     @property
     def code(self) -> str:
         """FID 9001 종목코드: stock or sector code (market prefix stripped)."""
-        return _code(self.values.get("9001", ""))
+        return _code(self.values.f9001)
 
     @property
     def stock_name(self) -> str:
         """FID 302 종목명: stock name."""
-        return self.values.get("302", "")
+        return self.values.f302
 
     @property
     def cum_volume(self) -> int | None:
         """FID 13 누적거래량: accumulated volume (shares)."""
-        return _int(self.values.get("13", ""))
+        return _int(self.values.f13)
 
     @property
     def cum_value(self) -> int | None:
         """FID 14 누적거래대금: accumulated trading value (KRW million)."""
-        return _int(self.values.get("14", ""))
+        return _int(self.values.f14)
 
     @property
     def vi_trigger_type(self) -> str:
         """FID 9068 VI발동구분: VI trigger type."""
-        return self.values.get("9068", "")
+        return self.values.f9068
 
     @property
     def market(self) -> str:
         """FID 9008 KOSPI,KOSDAQ,전체구분: market (KOSPI/KOSDAQ/all)."""
-        return self.values.get("9008", "")
+        return self.values.f9008
 
     @property
     def pre_market_flag(self) -> str:
         """FID 9075 장전구분: pre-market flag."""
-        return self.values.get("9075", "")
+        return self.values.f9075
 
     @property
     def vi_price(self) -> int | None:
         """FID 1221 VI발동가격: VI trigger price (KRW; direction marker dropped)."""
-        return _price(self.values.get("1221", ""))
+        return _price(self.values.f1221)
 
     @property
     def processing_time(self) -> str:
         """FID 1223 매매체결처리시각: execution processing time."""
-        return self.values.get("1223", "")
+        return self.values.f1223
 
     @property
     def release_time(self) -> str:
         """FID 1224 VI해제시각: VI release time."""
-        return self.values.get("1224", "")
+        return self.values.f1224
 
     @property
     def vi_type(self) -> str:
         """FID 1225 VI적용구분: VI type (static/dynamic). Values: 정적 / 동적 / 동적+정적."""
-        return self.values.get("1225", "")
+        return self.values.f1225
 
     @property
     def static_reference_price(self) -> int | None:
         """FID 1236 기준가격 정적: static reference price (direction marker dropped)."""
-        return _price(self.values.get("1236", ""))
+        return _price(self.values.f1236)
 
     @property
     def dynamic_reference_price(self) -> int | None:
         """FID 1237 기준가격 동적: dynamic reference price (direction marker dropped)."""
-        return _price(self.values.get("1237", ""))
+        return _price(self.values.f1237)
 
     @property
     def static_disparity(self) -> float | None:
         """FID 1238 괴리율 정적: static disparity."""
-        return _float(self.values.get("1238", ""))
+        return _float(self.values.f1238)
 
     @property
     def dynamic_disparity(self) -> float | None:
         """FID 1239 괴리율 동적: dynamic disparity."""
-        return _float(self.values.get("1239", ""))
+        return _float(self.values.f1239)
 
     @property
     def vi_trigger_price_change_rate(self) -> float | None:
         """FID 1489 VI발동가 등락율: VI trigger price change rate."""
-        return _float(self.values.get("1489", ""))
+        return _float(self.values.f1489)
 
     @property
     def vi_trigger_count(self) -> int | None:
         """FID 1490 VI발동횟수: VI trigger count."""
-        return _int(self.values.get("1490", ""))
+        return _int(self.values.f1490)
 
     @property
     def trigger_direction(self) -> str:
         """FID 9069 발동방향구분: trigger direction."""
-        return self.values.get("9069", "")
+        return self.values.f9069
 
     @property
     def extra_item(self) -> str:
         """FID 1279 Extra Item: extra item."""
-        return self.values.get("1279", "")
+        return self.values.f1279
+
+
+class ConditionHitValues(FidValues, kw_only=True):
+    """The ``values`` of a :class:`ConditionHit` (02)."""
+
+    FIDS: ClassVar[tuple[str, ...]] = (
+        "841",
+        "9001",
+        "843",
+        "20",
+        "907",
+    )
+    FID_FIELDS: ClassVar[Mapping[str, str]] = {fid: f"f{fid}" for fid in FIDS}
+
+    f841: str = msgspec.field(default="", name="841")
+    f9001: str = msgspec.field(default="", name="9001")
+    f843: str = msgspec.field(default="", name="843")
+    f20: str = msgspec.field(default="", name="20")
+    f907: str = msgspec.field(default="", name="907")
 
 
 class ConditionHit(RealtimeEvent, tag_field="type", tag="02"):
     """02 조건검색: condition search push (search_type 1). Item: stock code."""
 
     type: ClassVar[str] = "02"
+    VALUES_TYPE: ClassVar[_ValuesType] = ConditionHitValues
     FID_ATTRS: ClassVar[Mapping[str, str]] = {
         "841": "condition_seq",
         "9001": "code",
@@ -3756,6 +5089,8 @@ class ConditionHit(RealtimeEvent, tag_field="type", tag="02"):
         "entered",
     )
 
+    values: ConditionHitValues = msgspec.field(default_factory=ConditionHitValues)
+
     def __post_init__(self) -> None:
         # Account and condition-search codes may carry a market prefix (A005930).
         self.item = _code(self.item)
@@ -3763,33 +5098,33 @@ class ConditionHit(RealtimeEvent, tag_field="type", tag="02"):
     @property
     def condition_seq(self) -> str:
         """FID 841 일련번호: condition seq."""
-        return self.values.get("841", "")
+        return self.values.f841
 
     @property
     def code(self) -> str:
         """FID 9001 종목코드: stock code (market prefix stripped)."""
-        return _code(self.values.get("9001", ""))
+        return _code(self.values.f9001)
 
     @property
     def action(self) -> str:
         """FID 843 삽입삭제 구분: I = entered condition, D = left condition. Values: I inserted
         (삽입), D deleted (삭제)."""
-        return self.values.get("843", "")
+        return self.values.f843
 
     @property
     def time(self) -> str:
         """FID 20 체결시간: time HHMMSS."""
-        return self.values.get("20", "")
+        return self.values.f20
 
     @property
     def side(self) -> str:
         """FID 907 매도/수 구분: sell/buy flag."""
-        return self.values.get("907", "")
+        return self.values.f907
 
     @property
     def entered(self) -> bool:
         """True when the stock entered the condition (FID 843 "I"), False when it left."""
-        return self.values.get("843", "") == "I"
+        return self.values.f843 == "I"
 
 
 EVENT_TYPES: dict[str, type[RealtimeEvent]] = {
@@ -3845,4 +5180,4 @@ def event_from_item(item: RealItem) -> RealtimeEvent:
     cls = EVENT_TYPES.get(item.type)
     if cls is None:
         return RawEvent(item.name, item.item, item.values, item.type)
-    return cls(item.name, item.item, item.values)
+    return cls.from_values(item.values, item.name, item.item)
