@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import logging
 import struct
@@ -19,7 +20,9 @@ import pytest
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import InvalidStatus
 
+from kiwoom_async import RealtimeSession, TokenManager
 from kiwoom_async._wsconn import WsClosedError, WsConnection, open_connection
+from kiwoom_async.models.lifecycle import Connected, Disconnected
 from tests.conftest import seconds
 
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -326,3 +329,50 @@ async def test_it_speaks_to_the_websockets_server_both_ways() -> None:
         await asyncio.wait_for(conn.ping(seconds(1)), seconds(2))  # our ping, its pong
         await conn.close(seconds(1))
     assert echoed == ["한글"]
+
+
+@pytest.mark.parametrize("answers", [True, False], ids=["pong", "silent"])
+async def test_session_keepalive_pings_and_reconnects_when_no_pong_comes(
+    raw_server: Callable[[Script], Awaitable[str]], answers: bool
+) -> None:
+    class Tokens(TokenManager):
+        def __init__(self) -> None:
+            super().__init__("k", "s")
+
+        async def token(self) -> str:
+            return "token"
+
+    pings: list[bytes] = []
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await accept(reader, writer, b"")
+        opcode, login = await read_client_frame(reader)
+        assert b'"LOGIN"' in login
+        writer.write(frame(b'{"trnm":"LOGIN","return_code":0,"return_msg":""}'))
+        while True:
+            opcode, payload = await read_client_frame(reader)
+            if opcode == 0x9:
+                pings.append(payload)
+                if answers:
+                    writer.write(frame(payload, opcode=0xA))
+            elif opcode == 0x8:
+                return
+
+    url = await raw_server(script)
+    interval = seconds(0.05)
+    session = RealtimeSession(Tokens(), url=url, ws_ping_interval=interval)
+    events: list[object] = []
+    async with session as rt:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(interval * 8):
+                async for event in rt:
+                    events.append(event)
+                    if isinstance(event, Disconnected):
+                        break
+    assert isinstance(events[0], Connected)
+    if answers:
+        assert len(pings) >= 3
+        assert not any(isinstance(e, Disconnected) for e in events)
+    else:
+        assert len(pings) == 1  # the first unanswered ping ends the connection
+        assert any(isinstance(e, Disconnected) and "no PONG" in e.cause for e in events)
