@@ -27,7 +27,7 @@ import msgspec
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _frames import STAMP_FID, book_frame, tick_frame
+from _frames import STAMP_FIDS, book_frame, tick_frame
 
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 _decode = msgspec.json.decode
@@ -203,11 +203,11 @@ class Protocol(asyncio.Protocol):
         """``count`` frames at ``--rate``/s, each carrying its send time."""
         templates = []
         for raw in (tick_frame(), book_frame()):
-            text = raw.decode()
-            at = text.index('"values":{') + len('"values":{')
-            templates.append(
-                (text[:at] + f'"{STAMP_FID}":"').encode() + b"%d" + b'",' + (text[at:].encode())
-            )
+            frame = _decode(raw)
+            entry = frame["data"][0]
+            entry["values"][STAMP_FIDS[entry["type"]]] = "\x00"
+            text = msgspec.json.encode(frame).replace(b"%", b"%%")
+            templates.append(text.replace(b"\\u0000", b"%d"))
         rate = self.args.rate
         transport = self.transport
         assert transport is not None

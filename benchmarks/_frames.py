@@ -10,8 +10,9 @@ from kiwoom_async.testing._ws_frames import REAL_NAMES, book_values, real_frame,
 
 _encode = msgspec.json.Encoder().encode
 
-STAMP_FID = "9999"
-"""Extra FID the latency server fills with its send time (time.monotonic_ns)."""
+STAMP_FIDS = {"0B": "20", "0D": "21"}
+"""The FID (trade time, quote time) the latency server overwrites with its send time
+(time.monotonic_ns): a FID of the type's table, so every client reads it like any other."""
 
 
 def tick_frame(item: str = "005930", seed: int = 1) -> bytes:

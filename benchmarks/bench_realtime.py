@@ -2,16 +2,19 @@
 
 Throughput: the blast server (another process) answers REG with N REAL frames, 0B and 0D
 alternating, as fast as the socket drains. The clock starts just before REG is sent and stops
-when the Nth event reaches user code. Three clients, alternated round by round:
+when the Nth event reaches user code. The clients, alternated round by round:
 
 - kiwoom_async: ``RealtimeSession`` -> typed events via ``async for``; reads ``event.price``
   on 0B and ``event.ask_price_1`` on 0D;
 - floor: ``websockets`` (compression=None, max_queue=1024) + msgspec decode into a Struct,
   the same two fields read from ``values`` and parsed the same way;
-- json baseline: the same websockets client with ``json.loads``.
+- json baseline: the same websockets client with ``json.loads``;
+- a reference beyond the issue's two baselines: aiohttp's WebSocket client (its frame reader
+  is compiled) + the same msgspec Struct decode.
 
 Latency: a second server sends frames at a fixed rate with its send time (CLOCK_MONOTONIC,
-shared by every process on the machine) in FID 9999; the client records now - stamp.
+shared by every process on the machine) in the trade / quote time FID; the client records
+now - stamp.
 
 Run: ``python benchmarks/bench_realtime.py`` (``--smoke`` for a quick check).
 """
@@ -19,12 +22,14 @@ Run: ``python benchmarks/bench_realtime.py`` (``--smoke`` for a quick check).
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import sys
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
+import aiohttp
 from _common import (
     APPKEY,
     SECRETKEY,
@@ -37,7 +42,7 @@ from _common import (
     table,
     write_result,
 )
-from _frames import ENVELOPE_DECODER, STAMP_FID
+from _frames import ENVELOPE_DECODER, STAMP_FIDS, Envelope
 from websockets.asyncio.client import connect
 
 from kiwoom_async import Kiwoom
@@ -45,6 +50,8 @@ from kiwoom_async.models.realtime import OrderBookUpdate, RealtimeEvent, StockTr
 
 Sink = Callable[[int, int], None] | None
 """Receives (event index, latency ns) in latency mode."""
+
+_REG = '{"trnm":"REG","grp_no":"1","refresh":"1","data":[{"item":["005930"],"type":["0B","0D"]}]}'
 
 
 async def _token(base_url: str) -> str:
@@ -72,7 +79,7 @@ async def run_ours(base_url: str, ws_url: str, n: int, sink: Sink = None) -> tup
             elif type(event) is OrderBookUpdate:
                 checksum += event.ask_price_1 or 0
             if sink is not None:
-                sink(count, time.monotonic_ns() - int(event.values[STAMP_FID]))
+                sink(count, time.monotonic_ns() - int(event.values[STAMP_FIDS[event.type]]))
             count += 1
             if count >= n:
                 break
@@ -112,40 +119,65 @@ async def _raw(
                 elif kind == "0D":
                     checksum += abs(int(values["41"]))
                 if sink is not None:
-                    sink(count, time.monotonic_ns() - int(values[STAMP_FID]))
+                    sink(count, time.monotonic_ns() - int(values[STAMP_FIDS[kind]]))
                 count += 1
         clock.stop()
     return count, clock
 
 
+async def _struct_loop(
+    recv: Callable[[], Awaitable[Any]],
+    decode: Callable[[Any], Envelope],
+    n: int,
+    sink: Sink,
+) -> int:
+    """The hand-written consumer of the msgspec clients: n events, two fields read."""
+    count = 0
+    checksum = 0
+    while count < n:
+        frame = decode(await recv())
+        if frame.trnm != "REAL" or not frame.data:
+            continue
+        for item in frame.data:
+            values = item.values
+            if item.type == "0B":
+                checksum += abs(int(values["10"]))
+            elif item.type == "0D":
+                checksum += abs(int(values["41"]))
+            if sink is not None:
+                sink(count, time.monotonic_ns() - int(values[STAMP_FIDS[item.type]]))
+            count += 1
+    return count
+
+
 async def run_floor(base_url: str, ws_url: str, n: int, sink: Sink = None) -> tuple[int, Clock]:
     token = await _token(base_url)
     clock = Clock()
-    count = 0
-    checksum = 0
     async with connect(ws_url, compression=None, max_queue=1024, ping_interval=None) as ws:
         await ws.send(json.dumps({"trnm": "LOGIN", "token": token}))
         await ws.recv()
-        reg = (
-            '{"trnm":"REG","grp_no":"1","refresh":"1",'
-            '"data":[{"item":["005930"],"type":["0B","0D"]}]}'
-        )
-        decode = ENVELOPE_DECODER.decode
         clock.start()
-        await ws.send(reg)
-        while count < n:
-            frame = decode(await ws.recv(decode=False))
-            if frame.trnm != "REAL" or not frame.data:
-                continue
-            for item in frame.data:
-                values = item.values
-                if item.type == "0B":
-                    checksum += abs(int(values["10"]))
-                elif item.type == "0D":
-                    checksum += abs(int(values["41"]))
-                if sink is not None:
-                    sink(count, time.monotonic_ns() - int(values[STAMP_FID]))
-                count += 1
+        await ws.send(_REG)
+        count = await _struct_loop(
+            functools.partial(ws.recv, decode=False), ENVELOPE_DECODER.decode, n, sink
+        )
+        clock.stop()
+    return count, clock
+
+
+async def run_aiohttp(base_url: str, ws_url: str, n: int, sink: Sink = None) -> tuple[int, Clock]:
+    token = await _token(base_url)
+    clock = Clock()
+    decode = ENVELOPE_DECODER.decode
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(ws_url, autoping=False, max_msg_size=0) as ws,
+    ):
+        await ws.send_str(json.dumps({"trnm": "LOGIN", "token": token}))
+        await ws.receive()
+        clock.start()
+        await ws.send_str(_REG)
+        count = await _struct_loop(ws.receive, lambda message: decode(message.data), n, sink)
         clock.stop()
     return count, clock
 
@@ -166,6 +198,7 @@ CLIENTS: dict[str, Callable[[str, str, int, Sink], Coroutine[Any, Any, tuple[int
     "kiwoom_async": run_ours,
     "websockets+msgspec (floor)": run_floor,
     "websockets+json.loads": run_json,
+    "aiohttp+msgspec (reference)": run_aiohttp,
 }
 
 
