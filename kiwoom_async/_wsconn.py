@@ -30,8 +30,9 @@ from collections import deque
 from collections.abc import Callable
 
 from websockets.client import ClientProtocol
-from websockets.frames import Frame, Opcode
-from websockets.http11 import Response
+from websockets.exceptions import ProtocolError
+from websockets.frames import Close, CloseCode, Frame, Opcode
+from websockets.http11 import USER_AGENT, Response
 from websockets.uri import parse_uri
 
 __all__ = ["WsClosedError", "WsConnection", "open_connection"]
@@ -81,6 +82,8 @@ class WsConnection(asyncio.Protocol):
         self._inbox_waiter: asyncio.Future[None] | None = None
         self._deliver: Callable[[bytes], None] | None = None
         self._close_sent = False
+        self._reading_done = False
+        """Set by a received CLOSE or a failure: nothing after it is read."""
         self._pong_waiter: asyncio.Future[None] | None = None
 
     # --- asyncio.Protocol ----------------------------------------------------------------
@@ -91,10 +94,13 @@ class WsConnection(asyncio.Protocol):
         self._transport = transport
         self._debug = self._log.isEnabledFor(logging.DEBUG)
         request = self._handshake.connect()
+        request.headers["User-Agent"] = USER_AGENT  # what websockets' own client sends
         self._handshake.send_request(request)
         transport.write(b"".join(self._handshake.data_to_send()))
 
     def data_received(self, data: bytes) -> None:
+        if self._reading_done:
+            return  # after a CLOSE or a failure, whatever still arrives is not read
         try:
             if self._handshake is not None:
                 self._handshake_data(data)
@@ -110,9 +116,13 @@ class WsConnection(asyncio.Protocol):
                 if consumed < len(data):
                     self._buffer += data[consumed:]
         except _ProtocolFailure as failure:
-            self._fail(failure.code, failure.reason)
-        except Exception as exc:  # the delivery callback's: end the connection with it
-            self._fail(CLOSE_INTERNAL_ERROR, "", exc)
+            self.fail(failure.code, failure.reason)
+        except BaseException as exc:  # the delivery callback's: end the connection with it
+            # Even KeyboardInterrupt: the loop may read again before it stops, and a half-
+            # parsed buffer must never be parsed twice.
+            self.fail(CLOSE_INTERNAL_ERROR, "", exc)
+            if not isinstance(exc, Exception):
+                raise
 
     def eof_received(self) -> bool:
         if self._handshake is not None:
@@ -227,7 +237,7 @@ class WsConnection(asyncio.Protocol):
                 deliver(message)
             else:
                 self._on_frame(head & 0x0F, bool(head & 0x80), bytes(buf[start:end]))
-                if self._close_sent or self._closed.done():
+                if self._reading_done:
                     break
         return pos
 
@@ -272,15 +282,18 @@ class WsConnection(asyncio.Protocol):
             self._queue_message(payload)
 
     def _on_close_frame(self, payload: bytes) -> None:
-        if len(payload) >= 2:
-            code = _UNPACK_16(payload)[0]
-            reason = payload[2:].decode("utf-8", "replace")
-        else:
-            code, reason = 1005, ""  # no status code in the frame
+        try:
+            close = Close.parse(payload)  # checks the length, the code and the reason's UTF-8
+        except (ProtocolError, UnicodeDecodeError) as exc:
+            raise _ProtocolFailure(CLOSE_PROTOCOL_ERROR, f"invalid close frame: {exc}") from None
+        code, reason = int(close.code), close.reason
         if self._debug:
             self._log.debug("< CLOSE %d %s", code, reason)
+        self._reading_done = True
         if not self._close_sent:
-            self._write(Opcode.CLOSE, payload[:2])
+            # Echo the code; a close without one is answered without one.
+            no_code = code == CloseCode.NO_STATUS_RCVD
+            self._write(Opcode.CLOSE, b"" if no_code else Close(code, "").serialize())
             self._close_sent = True
         self._set_closed(WsClosedError(code, reason))
         if self._transport is not None:
@@ -311,7 +324,7 @@ class WsConnection(asyncio.Protocol):
             try:
                 deliver(self._inbox.popleft())
             except Exception as exc:
-                self._fail(CLOSE_INTERNAL_ERROR, "", exc)
+                self.fail(CLOSE_INTERNAL_ERROR, "", exc)
                 return
 
     # --- writing -------------------------------------------------------------------------
@@ -331,7 +344,9 @@ class WsConnection(asyncio.Protocol):
         transport.write(Frame(opcode, payload).serialize(mask=True))
 
     async def ping(self, timeout: float) -> None:
-        """A protocol-level ping; raises TimeoutError when no PONG comes within ``timeout``."""
+        """A protocol-level ping; raises TimeoutError when no PONG comes within ``timeout``.
+
+        One ping at a time (the keepalive's): any PONG answers it, as RFC 6455 allows."""
         self._pong_waiter = asyncio.get_running_loop().create_future()
         self._write(Opcode.PING, os.urandom(4))
         async with asyncio.timeout(timeout):
@@ -365,10 +380,16 @@ class WsConnection(asyncio.Protocol):
                 await asyncio.shield(self._lost)
         except TimeoutError:
             transport.abort()
+        except BaseException:
+            transport.abort()  # cancelled: the socket must not outlive this call
+            raise
 
-    def _fail(self, code: int, reason: str, error: Exception | None = None) -> None:
-        """End the connection after a protocol violation or a callback's exception."""
+    def fail(self, code: int, reason: str, error: BaseException | None = None) -> None:
+        """End the connection now with close ``code``: after a protocol violation, a delivery
+        callback's exception, or a caller's verdict (a missing PONG). :meth:`wait_closed`
+        raises ``error``, or :class:`WsClosedError` with this code and reason."""
         self._log.warning("closing the WebSocket connection: %s %s", code, reason or error)
+        self._reading_done = True
         if not self._close_sent and self._transport is not None:
             with contextlib.suppress(WsClosedError):
                 self._write(Opcode.CLOSE, struct.pack("!H", code) + reason.encode()[:120])

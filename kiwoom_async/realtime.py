@@ -408,27 +408,21 @@ class RealtimeSession:
             ready_since = asyncio.get_running_loop().time()
             self._queue.put_lifecycle(Connected(self.stats.connections))
             ws.start_delivery(self._on_message)
-            async with asyncio.TaskGroup() as group:
-                group.create_task(self._resubscribe(ws))
-                if self.ws_ping_interval:
-                    group.create_task(self._keepalive(ws, self.ws_ping_interval))
-                # Raises why the connection ended, a fatal error of _on_message included.
-                group.create_task(ws.wait_closed())
-        except* WsClosedError as closed:
-            cause = f"connection closed ({closed.exceptions[0]})"
-        except* (OSError, TimeoutError) as failed:
-            cause = f"connection failed: {type(failed.exceptions[0]).__name__}"
-        except* TransportError as failed:
+            await self._while_open(ws)
+        except WsClosedError as closed:
+            cause = f"connection closed ({closed})"
+        except (OSError, TimeoutError) as failed:
+            cause = f"connection failed: {type(failed).__name__}"
+        except TransportError as failed:
             # The REST host could not issue a token just now: retry like a network fault.
-            cause = f"no token: {failed.exceptions[0]}"
-        except* (KiwoomError, _TokenRefused) as fatal:
-            raise fatal.exceptions[0] from None
+            cause = f"no token: {failed}"
         finally:
             self._ws = None
             self._ready.clear()
             self._fail_pending(ConnectionClosedError(f"connection dropped: {cause}"))
+            # Not shielded: cancelled while closing, the connection aborts its socket.
             with contextlib.suppress(Exception):
-                await asyncio.shield(ws.close(_CLOSE_TIMEOUT))
+                await ws.close(_CLOSE_TIMEOUT)
         if ready_since is None:
             if token is not None:
                 self._note_unanswered_login(token)
@@ -436,6 +430,30 @@ class RealtimeSession:
         self._queue.put_lifecycle(Disconnected(cause))
         stable = asyncio.get_running_loop().time() - ready_since >= self.stability_window
         return cause, stable
+
+    async def _while_open(self, ws: WsConnection) -> None:
+        """Resubscribe (and keep alive) while the connection lasts; raise why it ended.
+
+        The helpers are plain tasks rather than a TaskGroup: a TaskGroup reports a child's
+        error ahead of its own cancellation, so aclose() could be lost when it raced the
+        connection's end. A helper's unexpected error ends the connection with that error."""
+        loop = asyncio.get_running_loop()
+        helpers = [loop.create_task(self._resubscribe(ws))]
+        if self.ws_ping_interval:
+            helpers.append(loop.create_task(self._keepalive(ws, self.ws_ping_interval)))
+
+        def end_connection_on_error(task: asyncio.Task[None]) -> None:
+            if not task.cancelled() and task.exception() is not None:
+                ws.fail(1011, "internal error", task.exception())
+
+        for task in helpers:
+            task.add_done_callback(end_connection_on_error)
+        try:
+            await ws.wait_closed()  # raises the cause, a fatal error of _on_message included
+        finally:
+            for task in helpers:
+                task.cancel()
+            await asyncio.gather(*helpers, return_exceptions=True)
 
     def _note_unanswered_login(self, token: Secret) -> None:
         """Some servers drop the connection instead of refusing a dead token. Twice in a row
@@ -526,8 +544,10 @@ class RealtimeSession:
         elif isinstance(frame, PingFrame):
             ws = self._ws
             if ws is not None:
-                ws.send_text(raw)
-                stats.pings += 1
+                # Closing already: the messages still arriving matter more than this echo.
+                with contextlib.suppress(WsClosedError):
+                    ws.send_text(raw)
+                    stats.pings += 1
         elif isinstance(frame, SystemFrame):
             self._on_system(frame)
         elif isinstance(frame, _ACK_FRAMES):
@@ -542,7 +562,8 @@ class RealtimeSession:
             try:
                 await ws.ping(timeout=interval)
             except TimeoutError:
-                raise WsClosedError(1011, f"no PONG within {interval} s") from None
+                ws.fail(1011, f"no PONG within {interval} s")
+                return
 
     def _on_system(self, frame: SystemFrame) -> None:
         log.warning("SYSTEM %s: %s", frame.code, frame.message)

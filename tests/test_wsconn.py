@@ -13,6 +13,7 @@ import base64
 import contextlib
 import hashlib
 import logging
+import random
 import struct
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -23,6 +24,7 @@ from websockets.exceptions import InvalidStatus
 from kiwoom_async import RealtimeSession, TokenManager
 from kiwoom_async._wsconn import WsClosedError, WsConnection, open_connection
 from kiwoom_async.models.lifecycle import Connected, Disconnected
+from kiwoom_async.retry import Backoff
 from tests.conftest import seconds
 
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -376,3 +378,217 @@ async def test_session_keepalive_pings_and_reconnects_when_no_pong_comes(
     else:
         assert len(pings) == 1  # the first unanswered ping ends the connection
         assert any(isinstance(e, Disconnected) and "no PONG" in e.cause for e in events)
+
+
+# --- bytes fed straight into the protocol, for what a real socket cannot stage ------------
+
+
+class FakeTransport(asyncio.Transport):
+    """Records writes; close() and abort() end the connection on the next loop turn."""
+
+    def __init__(self, protocol: WsConnection) -> None:
+        super().__init__()
+        self.protocol = protocol
+        self.written = bytearray()
+        self.closing = False
+        self.aborted = False
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.written += data
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+    def close(self) -> None:
+        if not self.closing:
+            self.closing = True
+            asyncio.get_running_loop().call_soon(self.protocol.connection_lost, None)
+
+    def abort(self) -> None:
+        self.aborted = True
+        self.close()
+
+
+def opened_fake() -> tuple[WsConnection, FakeTransport]:
+    conn = WsConnection("ws://127.0.0.1/", 1 << 20, log)
+    transport = FakeTransport(conn)
+    conn.connection_made(transport)
+    request = bytes(transport.written)
+    key = next(
+        line.split(b":", 1)[1].strip()
+        for line in request.split(b"\r\n")
+        if line.lower().startswith(b"sec-websocket-key:")
+    )
+    digest = base64.b64encode(hashlib.sha1(key + _GUID).digest())
+    conn.data_received(
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Accept: " + digest + b"\r\n\r\n"
+    )
+    transport.written.clear()
+    return conn, transport
+
+
+def client_frames(data: bytes) -> list[tuple[int, bytes]]:
+    """(opcode, payload) of every masked client frame in ``data``."""
+    out: list[tuple[int, bytes]] = []
+    pos = 0
+    while pos < len(data):
+        head, size = data[pos], data[pos + 1]
+        assert size & 0x80, "a client frame must be masked"
+        size &= 0x7F
+        pos += 2
+        if size == 126:
+            size = struct.unpack_from("!H", data, pos)[0]
+            pos += 2
+        elif size == 127:
+            size = struct.unpack_from("!Q", data, pos)[0]
+            pos += 8
+        key = data[pos : pos + 4]
+        payload = data[pos + 4 : pos + 4 + size]
+        out.append((head & 0x0F, bytes(b ^ key[i % 4] for i, b in enumerate(payload))))
+        pos += 4 + size
+    return out
+
+
+async def test_messages_after_the_client_sent_close_are_still_delivered() -> None:
+    conn, transport = opened_fake()
+    got: list[bytes] = []
+    conn.start_delivery(got.append)
+    closing = asyncio.ensure_future(conn.close(seconds(1)))
+    await asyncio.sleep(0)
+    # The server had a fill in flight: a PING, the fill and its CLOSE in one segment.
+    conn.data_received(
+        frame(b"p", opcode=0x9) + frame(b'{"fill":1}') + frame(struct.pack("!H", 1000), opcode=0x8)
+    )
+    transport.close()
+    await closing
+    assert got == [b'{"fill":1}']
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [b"\x03", struct.pack("!H", 1005), struct.pack("!H", 999), struct.pack("!H", 2000)],
+    ids=["one-byte", "1005", "999", "2000"],
+)
+async def test_an_invalid_close_frame_is_answered_with_1002(payload: bytes) -> None:
+    conn, transport = opened_fake()
+    conn.data_received(frame(payload, opcode=0x8))
+    sent = client_frames(bytes(transport.written))
+    assert sent[0][0] == 0x8 and sent[0][1][:2] == struct.pack("!H", 1002)
+    with pytest.raises(WsClosedError) as closed:
+        await conn.wait_closed()
+    assert closed.value.code == 1002
+
+
+async def test_a_close_without_a_code_is_answered_without_one() -> None:
+    conn, transport = opened_fake()
+    conn.data_received(frame(b"", opcode=0x8))
+    assert client_frames(bytes(transport.written)) == [(0x8, b"")]
+
+
+async def test_a_cancelled_close_aborts_the_socket() -> None:
+    conn, transport = opened_fake()
+    closing = asyncio.ensure_future(conn.close(seconds(5)))  # the server never answers
+    await asyncio.sleep(0.01)
+    closing.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await closing
+    assert transport.aborted
+
+
+async def test_a_base_exception_in_the_callback_ends_reading_so_nothing_is_parsed_twice() -> None:
+    conn, transport = opened_fake()
+    got: list[bytes] = []
+
+    def deliver(message: bytes) -> None:
+        got.append(message)
+        if message == b"m1":
+            raise KeyboardInterrupt
+
+    conn.start_delivery(deliver)
+    # A payload that looks like a frame, cut where a re-parse would start inside it.
+    stream = frame(b"m1") + frame(b"xxxx" + b"\x81\x08FORGED!!" + b"yyyy")
+    cut = len(frame(b"m1")) + 2 + 4
+    with pytest.raises(KeyboardInterrupt):
+        conn.data_received(stream[:cut])
+    conn.data_received(stream[cut:])  # a loop may read once more before it stops
+    assert got == [b"m1"]
+    assert transport.closing
+
+
+class _Tokens(TokenManager):
+    def __init__(self) -> None:
+        super().__init__("k", "s")
+
+    async def token(self) -> str:
+        return "token"
+
+
+async def test_a_cancel_racing_the_end_of_a_connection_stops_the_session(
+    raw_server: Callable[[Script], Awaitable[str]],
+) -> None:
+    connections = 0
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        await accept(reader, writer, b"")
+        await read_client_frame(reader)
+        writer.write(frame(b'{"trnm":"LOGIN","return_code":0,"return_msg":""}'))
+        await asyncio.sleep(seconds(0.05))
+        # One segment: a message, during whose handling the cancel is issued, then CLOSE.
+        writer.write(frame(b'{"trnm":"NOTE"}') + frame(struct.pack("!H", 1001), opcode=0x8))
+        await reader.read()
+
+    fast = Backoff(initial=0.01, maximum=0.02, rng=random.Random(0))
+    rt = RealtimeSession(_Tokens(), url=await raw_server(script), backoff=fast)
+    handle = rt._on_message
+
+    def cancel_the_supervisor_soon(raw: bytes) -> None:
+        if raw == b'{"trnm":"NOTE"}':
+            # Two loop turns later: while the connection's end is being reported.
+            loop = asyncio.get_running_loop()
+            loop.call_soon(lambda: loop.call_soon(supervisor.cancel))
+        handle(raw)
+
+    rt._on_message = cancel_the_supervisor_soon  # type: ignore[method-assign]
+    await rt.start()
+    assert rt._task is not None
+    supervisor: asyncio.Task[None] = rt._task
+    await asyncio.sleep(seconds(0.4))
+    assert supervisor.done()  # before the fix it kept reconnecting
+    assert connections == 1
+    await rt.aclose()
+
+
+async def test_aclose_during_a_closing_handshake_leaves_no_socket_or_task(
+    raw_server: Callable[[Script], Awaitable[str]],
+) -> None:
+    ended = asyncio.Event()
+
+    async def never_answers(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await accept(reader, writer, b"")
+        await read_client_frame(reader)  # LOGIN, never answered
+        await reader.read()  # until the client's socket is gone
+        ended.set()
+
+    rt = RealtimeSession(_Tokens(), url=await raw_server(never_answers), login_timeout=0.05)
+    await rt.start()
+    # The LOGIN times out; the session then waits for the server to answer its CLOSE.
+    await asyncio.sleep(seconds(0.1) + 0.05)
+    await rt.aclose()
+    await asyncio.wait_for(ended.wait(), seconds(1))  # the socket is closed, not left open
+    others = [t for t in asyncio.all_tasks() if "WsConnection" in repr(t.get_coro())]
+    assert others == []
+
+
+async def test_the_upgrade_request_names_the_client_and_offers_no_extension() -> None:
+    conn = WsConnection("ws://127.0.0.1:9/api/dostk/websocket", 1 << 20, log)
+    transport = FakeTransport(conn)
+    conn.connection_made(transport)
+    request = bytes(transport.written).lower()
+    assert request.startswith(b"get /api/dostk/websocket http/1.1\r\n")
+    assert b"\r\nuser-agent: python/" in request
+    assert b"sec-websocket-extensions" not in request  # frames never carry RSV bits
+    transport.close()
+    await asyncio.sleep(0)
