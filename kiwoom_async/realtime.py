@@ -340,9 +340,7 @@ class RealtimeSession:
                     relogin_used = True  # one immediate LOGIN with a new token
                     continue
                 if self._closing:
-                    # aclose() cancelled us while the connection failed: the TaskGroup
-                    # reported the failure and the cancellation was lost with it.
-                    return
+                    return  # aclose() ran while this connection was ending: no reconnect
                 if stable is not None:
                     relogin_used = False
                 if stable:
