@@ -104,17 +104,8 @@ class WsConnection(asyncio.Protocol):
         try:
             if self._handshake is not None:
                 self._handshake_data(data)
-            elif self._buffer:
-                self._buffer += data
-                # A view slices without copying; it must be released before the buffer
-                # shrinks.
-                with memoryview(self._buffer) as view:
-                    consumed = self._parse(view)
-                del self._buffer[:consumed]
             else:
-                consumed = self._parse(data)
-                if consumed < len(data):
-                    self._buffer += data[consumed:]
+                self._read_frames(data)
         except _ProtocolFailure as failure:
             self.fail(failure.code, failure.reason)
         except BaseException as exc:  # the delivery callback's: end the connection with it
@@ -171,8 +162,7 @@ class WsConnection(asyncio.Protocol):
         handshake.receive_data(head)
         self._handshake_events()
         if self._handshake is None:
-            consumed = self._parse(rest)
-            self._buffer += rest[consumed:]
+            self._read_frames(rest)
         elif rest:
             handshake.receive_data(rest)
             self._handshake_events()
@@ -198,6 +188,19 @@ class WsConnection(asyncio.Protocol):
             self._transport.abort()
 
     # --- reading -------------------------------------------------------------------------
+
+    def _read_frames(self, data: bytes) -> None:
+        """Handle every complete frame of the buffered bytes plus ``data``; keep the rest."""
+        if self._buffer:
+            self._buffer += data
+            # A view slices without copying; it must be released before the buffer shrinks.
+            with memoryview(self._buffer) as view:
+                consumed = self._parse(view)
+            del self._buffer[:consumed]
+        else:
+            consumed = self._parse(data)
+            if consumed < len(data):
+                self._buffer += data[consumed:]
 
     def _parse(self, buf: bytes | memoryview) -> int:
         """Handle every complete frame in ``buf``; return how many bytes they took."""
@@ -276,10 +279,7 @@ class WsConnection(asyncio.Protocol):
         self._fragmented_size = 0
         if self._debug:
             self._log.debug("< DATA %s", payload[:2000])
-        if self._deliver is not None:
-            self._deliver(payload)
-        else:
-            self._queue_message(payload)
+        (self._deliver or self._queue_message)(payload)
 
     def _on_close_frame(self, payload: bytes) -> None:
         try:

@@ -68,19 +68,23 @@ async def read_client_frame(reader: asyncio.StreamReader) -> tuple[int, bytes]:
 Script = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 
-async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, extra: bytes) -> None:
-    """Answer the opening handshake with 101, followed in the same write by ``extra``."""
-    request = await reader.readuntil(b"\r\n\r\n")
+def switching_protocols(request: bytes) -> bytes:
+    """The 101 answer to an upgrade request."""
     key = next(
         line.split(b":", 1)[1].strip()
         for line in request.split(b"\r\n")
         if line.lower().startswith(b"sec-websocket-key:")
     )
     digest = base64.b64encode(hashlib.sha1(key + _GUID).digest())
-    writer.write(
+    return (
         b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        b"Sec-WebSocket-Accept: " + digest + b"\r\n\r\n" + extra
+        b"Sec-WebSocket-Accept: " + digest + b"\r\n\r\n"
     )
+
+
+async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, extra: bytes) -> None:
+    """Answer the opening handshake with 101, followed in the same write by ``extra``."""
+    writer.write(switching_protocols(await reader.readuntil(b"\r\n\r\n")) + extra)
     await writer.drain()
 
 
@@ -104,6 +108,16 @@ async def raw_server() -> AsyncIterator[Callable[[Script], Awaitable[str]]]:
     for server in servers:
         server.close()
         await server.wait_closed()
+
+
+class _Tokens(TokenManager):
+    """A token manager that needs no REST server."""
+
+    def __init__(self) -> None:
+        super().__init__("k", "s")
+
+    async def token(self) -> str:
+        return "token"
 
 
 async def connect(url: str, max_size: int = 1 << 20) -> WsConnection:
@@ -339,13 +353,6 @@ async def test_it_speaks_to_the_websockets_server_both_ways() -> None:
 async def test_session_keepalive_pings_and_reconnects_when_no_pong_comes(
     raw_server: Callable[[Script], Awaitable[str]], answers: bool
 ) -> None:
-    class Tokens(TokenManager):
-        def __init__(self) -> None:
-            super().__init__("k", "s")
-
-        async def token(self) -> str:
-            return "token"
-
     pings: list[bytes] = []
 
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -364,7 +371,7 @@ async def test_session_keepalive_pings_and_reconnects_when_no_pong_comes(
 
     url = await raw_server(script)
     interval = seconds(0.05)
-    session = RealtimeSession(Tokens(), url=url, ws_ping_interval=interval)
+    session = RealtimeSession(_Tokens(), url=url, ws_ping_interval=interval)
     events: list[object] = []
     async with session as rt:
         with contextlib.suppress(TimeoutError):
@@ -415,17 +422,7 @@ def opened_fake() -> tuple[WsConnection, FakeTransport]:
     conn = WsConnection("ws://127.0.0.1/", 1 << 20, log)
     transport = FakeTransport(conn)
     conn.connection_made(transport)
-    request = bytes(transport.written)
-    key = next(
-        line.split(b":", 1)[1].strip()
-        for line in request.split(b"\r\n")
-        if line.lower().startswith(b"sec-websocket-key:")
-    )
-    digest = base64.b64encode(hashlib.sha1(key + _GUID).digest())
-    conn.data_received(
-        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        b"Sec-WebSocket-Accept: " + digest + b"\r\n\r\n"
-    )
+    conn.data_received(switching_protocols(bytes(transport.written)))
     transport.written.clear()
     return conn, transport
 
@@ -516,14 +513,6 @@ async def test_a_base_exception_in_the_callback_ends_reading_so_nothing_is_parse
     conn.data_received(stream[cut:])  # a loop may read once more before it stops
     assert got == [b"m1"]
     assert transport.closing
-
-
-class _Tokens(TokenManager):
-    def __init__(self) -> None:
-        super().__init__("k", "s")
-
-    async def token(self) -> str:
-        return "token"
 
 
 async def test_a_cancel_racing_the_end_of_a_connection_stops_the_session(
