@@ -1,5 +1,6 @@
-"""The TR registry: one table that says, for every domestic REST TR, where it lives and how
-the library treats it. REST routing, retries, typed wrappers and the simulator all read it."""
+"""The TR registry: one table that says, for every REST TR (domestic and US), where it lives
+and how the library treats it. REST routing, retries, typed wrappers and the simulator all
+read it."""
 
 from __future__ import annotations
 
@@ -11,12 +12,14 @@ from ._tr_table import TR_ROWS
 from .errors import UnknownTRError
 
 Category = Literal["auth", "query", "order"]
+Market = Literal["domestic", "us"]
 
 
 @dataclass(frozen=True, slots=True)
 class TRSpec:
     api_id: str
     path: str
+    market: Market
     category: Category
     paginates: bool
     name_ko: str
@@ -29,10 +32,17 @@ class TRSpec:
 
 def _build() -> dict[str, TRSpec]:
     table: dict[str, TRSpec] = {}
-    for api_id, path, category, paginates, name_ko in TR_ROWS:
-        if category not in ("auth", "query", "order"):
-            raise ValueError(f"TR {api_id} has no valid category: {category!r}")
-        table[api_id] = TRSpec(api_id, path, category, paginates, name_ko)  # type: ignore[arg-type]
+    for api_id, path, market, category, paginates, name_ko in TR_ROWS:
+        if category not in ("auth", "query", "order") or market not in ("domestic", "us"):
+            raise ValueError(f"TR {api_id} has no valid category or market: {category!r}")
+        table[api_id] = TRSpec(
+            api_id,
+            path,
+            market,  # type: ignore[arg-type]
+            category,  # type: ignore[arg-type]
+            paginates,
+            name_ko,
+        )
     return table
 
 

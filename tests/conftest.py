@@ -17,12 +17,13 @@ def seconds(value: float) -> float:
     return value * TIMING
 
 
-SPEC_PATH = Path(__file__).resolve().parents[2] / "shared" / "kiwoom-api" / "spec.json"
+ROOT = Path(__file__).resolve().parents[1]
+SPEC_PATH = ROOT / "spec" / "kiwoom-api.json"
 
 
 @pytest.fixture(scope="session")
 def spec() -> dict[str, Any]:
-    """The API fact base; CI lays ``shared/`` beside the repository."""
+    """The API fact base, the repository's own copy (spec/README.md says where it came from)."""
     assert SPEC_PATH.exists(), f"fact base not found at {SPEC_PATH}"
     data: dict[str, Any] = json.loads(SPEC_PATH.read_text(encoding="utf-8"))
     return data

@@ -21,15 +21,13 @@ from kiwoom_async.models._convert import FieldRule, ResponseDecodeError, TRReque
 from kiwoom_async.models.order import StockBuyOrderRequest
 from kiwoom_async.models.tr import REQUEST_MODELS, RESPONSE_MODELS, build_request, decode_response
 
-ROOT = Path(__file__).resolve().parents[1]
-SPEC_PATH = Path(__file__).resolve().parents[2] / "shared" / "kiwoom-api" / "spec.json"
+from .conftest import ROOT, SPEC_PATH
+
 SECTIONS = {"mrkcond": quote, "ordr": order, "acnt": account, "chart": chart}
 
 
 def load_trs() -> dict[str, dict[str, Any]]:
     # Parametrisation needs the fact base at collection time, before fixtures exist.
-    if not SPEC_PATH.exists():
-        return {}
     spec = json.loads(SPEC_PATH.read_text(encoding="utf-8"))
     return {
         api_id: {**tr, "section": name}

@@ -17,7 +17,6 @@ and compares.
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import unicodedata
 from dataclasses import dataclass
@@ -30,8 +29,9 @@ sys.path.insert(0, str(ROOT))
 from kiwoom_async.models._convert import FieldRule  # noqa: E402
 from kiwoom_async.models.tr import REQUEST_MODELS, RESPONSE_MODELS  # noqa: E402
 from kiwoom_async.registry import REGISTRY  # noqa: E402
+from tools._format import format_source  # noqa: E402
 
-DEFAULT_SPEC = ROOT.parent / "shared" / "kiwoom-api" / "spec.json"
+DEFAULT_SPEC = ROOT / "spec" / "kiwoom-api.json"
 API_DIR = ROOT / "kiwoom_async" / "api"
 LINE = 100
 
@@ -340,18 +340,6 @@ def render_module(section: str, spec: dict[str, Any]) -> str:
         lines.append("")
         lines += render_method(api_id, tr)
     return "\n".join(lines) + "\n"
-
-
-def format_source(text: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "ruff", "format", "--stdin-filename", "api.py", "-"],
-        input=text,
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=ROOT,
-    )
-    return result.stdout
 
 
 def render_all(spec: dict[str, Any]) -> dict[Path, str]:

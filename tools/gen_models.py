@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_SPEC = ROOT.parent / "shared" / "kiwoom-api" / "spec.json"
+DEFAULT_SPEC = ROOT / "spec" / "kiwoom-api.json"
 MODELS_DIR = ROOT / "kiwoom_async" / "models"
 LINE = 100
 

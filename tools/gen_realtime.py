@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_SPEC = ROOT.parent / "shared" / "kiwoom-api" / "spec.json"
+DEFAULT_SPEC = ROOT / "spec" / "kiwoom-api.json"
 OUTPUT = ROOT / "kiwoom_async" / "models" / "realtime.py"
 LINE_LENGTH = 100
 

@@ -1,4 +1,4 @@
-"""Generate kiwoom_async/testing/_examples.json from the fact base (spec.json).
+"""Generate kiwoom_async/testing/_examples.json from the fact base (spec/kiwoom-api.json).
 
 The simulator ships this file so that it works installed, without the fact base. Per TR it keeps
 the official example request and response, the names of the required request fields, the allowed
@@ -16,7 +16,11 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_SPEC = ROOT.parent / "shared" / "kiwoom-api" / "spec.json"
+sys.path.insert(0, str(ROOT))
+
+from kiwoom_async.registry import REGISTRY  # noqa: E402
+
+DEFAULT_SPEC = ROOT / "spec" / "kiwoom-api.json"
 OUT = ROOT / "kiwoom_async" / "testing" / "_examples.json"
 
 # Order TRs whose allowed trde_tp / dmst_stex_tp values the simulator enforces.
@@ -63,9 +67,12 @@ def build(spec: dict[str, Any]) -> dict[str, Any]:
     trs: dict[str, Any] = {}
     for section in spec["sections"].values():
         for api_id, tr in section["trs"].items():
-            trs[api_id] = _spec_entry(tr, is_order=api_id.startswith("kt") and "ordr" in tr["url"])
-    for entries in spec["other_domestic_catalogue"].values():
+            trs[api_id] = _spec_entry(tr, is_order=REGISTRY[api_id].is_order)
+    # Older fact bases listed some domestic TRs only in this catalogue, without examples.
+    for entries in spec.get("other_domestic_catalogue", {}).values():
         for api_id, tr in entries.items():
+            if api_id in trs:
+                continue
             trs[api_id] = {
                 "request": {name: "" for name in tr["request_fields"]},
                 "response": None,

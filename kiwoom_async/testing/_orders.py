@@ -262,6 +262,11 @@ class OrderDesk:
 
     # --- entry point ---
 
+    @staticmethod
+    def models(api_id: str) -> bool:
+        """Whether the desk keeps a book for this order TR (domestic cash, credit and gold)."""
+        return api_id in _KINDS
+
     def submit(self, appkey: str, api_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """Validate and apply one order request; return the response body or raise OrderError."""
         kind = _KINDS.get(api_id)

@@ -1,0 +1,1 @@
+"""Generators and maintenance scripts; run each as ``python tools/NAME.py``."""
