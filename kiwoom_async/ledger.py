@@ -33,7 +33,6 @@ from __future__ import annotations
 import abc
 import contextlib
 import datetime
-import fcntl
 import hashlib
 import logging
 import os
@@ -43,6 +42,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
+import filelock
 import msgspec
 
 from .errors import IdempotencyError, KiwoomValidationError, LedgerCorruptError
@@ -335,11 +335,15 @@ class MemoryLedger(OrderLedger):
 _encode = msgspec.json.Encoder().encode
 _decode_entry = msgspec.json.Decoder(LedgerEntry).decode
 
+# Windows opens descriptors in text mode unless told otherwise; the ledger's offsets count bytes.
+_BINARY = getattr(os, "O_BINARY", 0)
+
 
 class FileLedger(OrderLedger):
     """Keys kept in an append-only JSON-lines file, shared safely by processes on one machine.
 
-    Every operation takes an exclusive ``fcntl.flock`` on ``<path>.lock``, reads the records
+    Every operation takes an exclusive lock on ``<path>.lock`` (``filelock``: ``flock`` on
+    POSIX, ``LockFileEx`` on Windows; released by the OS if the holder dies), reads the records
     other processes appended since, decides, appends its own record and fsyncs it before the
     lock is released, so the inflight record is on disk before the order leaves. The last
     record of a key is its state. A torn last line (a writer died mid-write, before its fsync
@@ -361,20 +365,17 @@ class FileLedger(OrderLedger):
         self._identity: tuple[int, int] | None = None
         self._corrupt = ""
         self._thread_lock = threading.Lock()
+        # Not thread-local: any worker thread may run a transaction; _thread_lock orders them.
+        self._file_lock = filelock.FileLock(self.lock_path, mode=0o600, thread_local=False)
 
     def __repr__(self) -> str:
         return f"<FileLedger path={str(self.path)!r}>"
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[None]:
-        with self._thread_lock:
-            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-                self._refresh()
-                yield
-            finally:
-                os.close(fd)  # closing the descriptor releases the lock
+        with self._thread_lock, self._file_lock:
+            self._refresh()
+            yield
 
     def _check_readable(self) -> None:
         if self._corrupt:
@@ -426,7 +427,7 @@ class FileLedger(OrderLedger):
 
     def _write(self, entry: LedgerEntry) -> None:
         created = not self.path.exists()
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | _BINARY, 0o600)
         try:
             if self._torn_tail:
                 # Its writer died before its fsync returned (it held the lock we hold now), so
@@ -442,8 +443,9 @@ class FileLedger(OrderLedger):
             self._identity = (stat.st_dev, stat.st_ino)
         finally:
             os.close(fd)
-        if created:
+        if created and os.name != "nt":
             # The new file's directory entry must be durable too, or a crash could lose it.
+            # (Windows cannot open a directory; NTFS journals the entry itself.)
             dir_fd = os.open(self.path.parent, os.O_RDONLY)
             try:
                 os.fsync(dir_fd)

@@ -27,6 +27,8 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any, Final, Literal, TypeVar, cast, get_args
 
+import anyio
+import anyio.to_thread
 import msgspec
 
 from ..auth import KST
@@ -163,6 +165,10 @@ class OrderAPI(TRGroup):
         # Ledger writes left running in worker threads by cancelled calls; held here so that
         # they are not garbage-collected before they finish.
         self._background: set[asyncio.Future[Any]] = set()
+        # anyio's own worker threads, not the loop's default executor: aiohttp resolves host
+        # names there, and a ledger waiting on another process's file lock must not starve it.
+        # One thread: the ledger serialises its operations anyway.
+        self._ledger_threads: anyio.CapacityLimiter | None = None
 
     @property
     def allow_real_orders(self) -> bool:
@@ -692,7 +698,7 @@ class OrderAPI(TRGroup):
     async def _claim(self, key: str, api_id: str, body: dict[str, str]) -> OrderAck | None:
         if not self.ledger.blocking:
             return self.ledger.begin(key, api_id, body)
-        claim = asyncio.ensure_future(asyncio.to_thread(self.ledger.begin, key, api_id, body))
+        claim = asyncio.ensure_future(self._in_ledger_thread(self.ledger.begin, key, api_id, body))
         try:
             return await asyncio.shield(claim)
         except asyncio.CancelledError:
@@ -735,8 +741,14 @@ class OrderAPI(TRGroup):
 
     async def _ledger(self, operation: Callable[..., _T], *args: Any) -> _T:
         if self.ledger.blocking:
-            return await asyncio.to_thread(operation, *args)
+            return await self._in_ledger_thread(operation, *args)
         return operation(*args)
+
+    async def _in_ledger_thread(self, operation: Callable[..., _T], *args: Any) -> _T:
+        if self._ledger_threads is None:
+            # Made here, inside the loop: older anyio binds a limiter to the running loop.
+            self._ledger_threads = anyio.CapacityLimiter(1)
+        return await anyio.to_thread.run_sync(operation, *args, limiter=self._ledger_threads)
 
     def _earliest_time(self, sent_at: float | None) -> str:
         """The earliest HHMMSS (KST) a matching order may carry; empty: no time filter."""
