@@ -17,9 +17,10 @@ import random
 import ssl
 import struct
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
+from dataclasses import dataclass
 
 import pytest
+import trustme
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import InvalidStatus
 
@@ -587,32 +588,41 @@ async def test_the_upgrade_request_names_the_client_and_offers_no_extension() ->
 
 # --- wss:// ------------------------------------------------------------------------------
 
-_CERT = Path(__file__).parent / "data" / "tls-127.0.0.1-cert.pem"
-_KEY = Path(__file__).parent / "data" / "tls-127.0.0.1-key.pem"
-"""A self-signed certificate for IP 127.0.0.1 only, made for these tests."""
+
+@dataclass(frozen=True)
+class TLSEcho:
+    port: int
+    ca: trustme.CA
+    """The test authority that issued the server's certificate, for IP 127.0.0.1 only."""
+
+    def trusting(self) -> ssl.SSLContext:
+        context = ssl.create_default_context()
+        self.ca.configure_trust(context)
+        return context
 
 
 @pytest.fixture
-async def tls_echo() -> AsyncIterator[int]:
+async def tls_echo() -> AsyncIterator[TLSEcho]:
+    # Made at test time, so no private key is kept in the repository.
+    ca = trustme.CA()
     server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    server_context.load_cert_chain(_CERT, _KEY)
+    ca.issue_cert("127.0.0.1").configure_cert(server_context)
 
     async def echo(connection: ServerConnection) -> None:
         async for message in connection:
             await connection.send(message)
 
     async with serve(echo, "127.0.0.1", 0, ssl=server_context) as server:
-        yield server.sockets[0].getsockname()[1]
+        yield TLSEcho(server.sockets[0].getsockname()[1], ca)
 
 
-async def test_wss_connects_when_the_certificate_is_trusted(tls_echo: int) -> None:
-    trusting = ssl.create_default_context(cafile=str(_CERT))
+async def test_wss_connects_when_the_certificate_is_trusted(tls_echo: TLSEcho) -> None:
     conn = await open_connection(
-        f"wss://127.0.0.1:{tls_echo}/",
+        f"wss://127.0.0.1:{tls_echo.port}/",
         open_timeout=seconds(2),
         max_size=1 << 20,
         logger=log,
-        ssl_context=trusting,
+        ssl_context=tls_echo.trusting(),
     )
     conn.send_text(b'{"trnm":"PING"}')
     assert await collect(conn, 1) == [b'{"trnm":"PING"}']
@@ -620,14 +630,13 @@ async def test_wss_connects_when_the_certificate_is_trusted(tls_echo: int) -> No
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost"], ids=["untrusted", "wrong-name"])
-async def test_wss_checks_the_certificate_and_the_host_name(tls_echo: int, host: str) -> None:
-    trusting = ssl.create_default_context(cafile=str(_CERT))
-    # The default context does not trust a self-signed certificate; a trusting one still
-    # refuses it for a name it was not issued to.
-    context = None if host == "127.0.0.1" else trusting
+async def test_wss_checks_the_certificate_and_the_host_name(tls_echo: TLSEcho, host: str) -> None:
+    # The default context does not trust the test authority; a trusting one still refuses
+    # the certificate for a name it was not issued to.
+    context = None if host == "127.0.0.1" else tls_echo.trusting()
     with pytest.raises(ssl.SSLCertVerificationError):
         await open_connection(
-            f"wss://{host}:{tls_echo}/",
+            f"wss://{host}:{tls_echo.port}/",
             open_timeout=seconds(2),
             max_size=1 << 20,
             logger=log,
