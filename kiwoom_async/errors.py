@@ -150,6 +150,19 @@ class LedgerCorruptError(IdempotencyError):
 # --- realtime -----------------------------------------------------------------------------
 
 
+class MalformedValueError(KiwoomError, ValueError):
+    """A value the server sent cannot be read as its field's type: text that is not a number,
+    or a number far longer than any field holds (more than 64 characters). ``field`` names the
+    field where the reader knows it; ``raw`` is the value, cut to 80 characters."""
+
+    def __init__(self, field: str, raw: str, reason: str = "not a number") -> None:
+        self.field = field
+        self.raw = raw if len(raw) <= 80 else f"{raw[:77]}..."
+        self.reason = reason
+        where = f"field {field!r}: " if field else ""
+        super().__init__(f"{where}{reason}: {self.raw!r} ({len(raw)} characters)")
+
+
 class RealtimeError(KiwoomError):
     """Root of the realtime (WebSocket) family."""
 

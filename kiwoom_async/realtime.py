@@ -52,6 +52,7 @@ from .models.frames import (
     CnsrClrFrame,
     CnsrLstFrame,
     CnsrReqFrame,
+    ControlFrame,
     FrameDecodeError,
     LoginFrame,
     PingFrame,
@@ -467,10 +468,8 @@ class RealtimeSession:
         async with asyncio.timeout(self.login_timeout):
             for _ in range(_LOGIN_FRAME_CAP):
                 raw = await ws.recv()
-                try:
-                    frame = decode_events(raw)
-                except FrameDecodeError:
-                    self.stats.malformed += 1
+                frame = self._decode(raw)
+                if frame is None:
                     continue
                 if isinstance(frame, LoginFrame):
                     if not frame.ok:
@@ -519,11 +518,8 @@ class RealtimeSession:
         holds up the socket (the bounded queue decides what happens to its backlog)."""
         stats = self.stats
         stats.frames += 1
-        try:
-            frame = decode_events(raw)
-        except FrameDecodeError as exc:
-            stats.malformed += 1
-            log.warning("malformed frame skipped (%s)", exc)
+        frame = self._decode(raw)
+        if frame is None:
             return
         if isinstance(frame, list):
             if type(frame) is SalvagedEvents:
@@ -552,6 +548,22 @@ class RealtimeSession:
             self._on_ack(frame)
         else:
             stats.unknown += 1
+
+    def _decode(self, raw: bytes) -> list[RealtimeEvent] | ControlFrame | None:
+        """One frame's content, or None when it cannot be read: counted, logged, skipped.
+
+        Whatever a frame holds (bad JSON, nesting deep enough to exhaust the decoder's
+        recursion, a shape nobody foresaw) is the server's fault and costs that frame only;
+        only transport and protocol failures end a connection."""
+        try:
+            return decode_events(raw)
+        except FrameDecodeError as exc:
+            reason = str(exc)
+        except Exception as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+        self.stats.malformed += 1
+        log.warning("malformed frame skipped (%s, %d bytes)", reason[:200], len(raw))
+        return None
 
     async def _keepalive(self, ws: WsConnection, interval: float) -> None:
         """Protocol-level pings (off by default): a missing PONG ends the connection."""

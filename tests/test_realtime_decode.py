@@ -711,8 +711,12 @@ def test_extra_keys_and_missing_optionals_are_tolerated(raw: bytes) -> None:
 
 
 def test_missing_data_and_unknown_keys() -> None:
-    assert decode_events(b'{"trnm":"REAL"}') == []
-    assert decode_events(b'{"trnm":"REAL","data":null}') == []
+    # A REAL frame without data carries nothing and is no REAL frame the server means to send:
+    # it must be counted as malformed, not pass as an empty frame.
+    for frame in (b'{"trnm":"REAL"}', b'{"trnm":"REAL","data":null}'):
+        with pytest.raises(FrameDecodeError, match="without data"):
+            decode_events(frame)
+    assert decode_events(b'{"trnm":"REAL","data":[]}') == []
     reg = decode_frame(b'{"trnm":"REG","foo":"bar"}')
     assert isinstance(reg, RegFrame)
     assert reg.return_code == 0
@@ -738,6 +742,14 @@ MALFORMED = [
     b'{"trnm":"\xff"}',
     b'{"data":[{"values":{},"type":"0B"}],"trnm":7}',
     b'{"trnm":"REAL","data":[{"type":"0B","values":{}}',
+    # Nesting deep enough to exhaust the decoder's recursion, in each place a decoder looks.
+    b'{"trnm":"REAL","data":' + b"[" * 1000 + b"]" * 1000 + b"}",
+    b'{"trnm":"REAL","data":[{"type":"0B","name":"x","item":"005930","values":{"10":'
+    + b"[" * 1000
+    + b"]" * 1000
+    + b"}}]}",
+    b'{"trnm":"PING","x":' + b'{"a":' * 1000 + b"1" + b"}" * 1001,
+    b'{"trnm":"LOGIN","return_code":0,"x":' + b"[" * 1000 + b"]" * 1000 + b"}",
 ]
 
 

@@ -500,6 +500,7 @@ from typing import TYPE_CHECKING, ClassVar, Self, TypeAlias
 
 import msgspec
 
+from .numbers import MAX_NUMBER_LENGTH as _MAX_LENGTH
 from .numbers import direction as _direction
 from .numbers import price as _numbers_price
 from .numbers import signed_float as _float
@@ -513,10 +514,12 @@ __ALL_NAMES__
 
 def _price(raw: str) -> int | None:
     # numbers.price, minus two nested calls in the common case: every tick reads a price.
-    try:
-        return abs(int(raw))
-    except ValueError:
-        return _numbers_price(raw)
+    if len(raw) <= _MAX_LENGTH:
+        try:
+            return abs(int(raw))
+        except ValueError:
+            pass
+    return _numbers_price(raw)
 
 
 def _price_float(raw: str) -> float | None:

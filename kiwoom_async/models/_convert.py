@@ -11,7 +11,7 @@ from typing import Any, ClassVar, NamedTuple, Self, TypeAlias, TypeVar
 
 import msgspec
 
-from kiwoom_async.errors import KiwoomValidationError, UnknownTRError
+from kiwoom_async.errors import KiwoomValidationError, MalformedValueError, UnknownTRError
 from kiwoom_async.models import numbers
 
 RowT = TypeVar("RowT")
@@ -102,20 +102,26 @@ def _check(api_id: str, rule: FieldRule, value: object) -> None:
 # --- responses ----------------------------------------------------------------------------
 
 
-class ResponseDecodeError(ValueError):
+class ResponseDecodeError(MalformedValueError):
     """A response field could not be read as the type the spec gives it (a malformed number,
     or a list block that is not a list). The caller may count and skip the record."""
 
     def __init__(self, field: str, value: object, reason: str, api_id: str = "") -> None:
         self.field = field
         self.value = value
+        self.raw = shown = _shown(value)
         self.reason = reason
         self.api_id = api_id
         prefix = f"{api_id}: " if api_id else ""
-        super().__init__(f"{prefix}field {field!r}: {reason}: {value!r}")
+        ValueError.__init__(self, f"{prefix}field {field!r}: {reason}: {shown}")
 
     def for_tr(self, api_id: str) -> ResponseDecodeError:
         return ResponseDecodeError(self.field, self.value, self.reason, api_id)
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:77]}... ({len(text)} characters)"
 
 
 class TRResponse(msgspec.Struct, frozen=True, kw_only=True):

@@ -267,6 +267,11 @@ _TAGGED_DECODER = msgspec.json.Decoder(_TaggedEnvelope)
 _ENVELOPE_DECODER = msgspec.json.Decoder(_Envelope)
 _TRNM_DECODER = msgspec.json.Decoder(_Trnm)
 _decode_tagged = _TAGGED_DECODER.decode
+
+# What a decoder raises on a frame it cannot read. RecursionError: nesting deep enough to
+# exhaust the decoder's stack (about a thousand levels, 2 KB of brackets).
+# UnicodeError: a str with lone surrogates, which has no UTF-8 form.
+_UNREADABLE = (msgspec.DecodeError, UnicodeError, RecursionError)
 _CONTROL_DECODER: msgspec.json.Decoder[KnownControlFrame] = msgspec.json.Decoder(KnownControlFrame)
 
 
@@ -285,25 +290,28 @@ def decode_events(data: bytes | str) -> list[RealtimeEvent] | ControlFrame:
         # An unknown realtime type, a FID outside its type's table, a control frame with a data
         # shape of its own, or a malformed frame: the generic path below sorts them out.
         pass
-    except (msgspec.DecodeError, UnicodeError) as exc:
-        # UnicodeError: a str with lone surrogates, which has no UTF-8 form.
+    except _UNREADABLE as exc:
         raise FrameDecodeError(str(exc), data) from None
     else:
         if tagged.trnm == "REAL":
             events = tagged.data
-            return [] if events is None else events
+            if events is None:
+                raise FrameDecodeError("REAL frame without data", data)
+            return events
         return _decode_control(data, tagged.trnm)
     try:
         envelope = _ENVELOPE_DECODER.decode(data)
     except msgspec.ValidationError as exc:
         return _decode_other(data, exc)
-    except (msgspec.DecodeError, UnicodeError) as exc:
+    except _UNREADABLE as exc:
         raise FrameDecodeError(str(exc), data) from None
     if envelope.trnm != "REAL":
         return _decode_control(data, envelope.trnm)
     # from_values keeps a FID outside the type's table in the values' ``extra``.
     out: list[RealtimeEvent] = []
     items = envelope.data
+    if items is None:
+        raise FrameDecodeError("REAL frame without data", data)
     if items:
         get = EVENT_TYPES.get
         for i in items:
@@ -333,7 +341,7 @@ def _decode_other(
     unknown ``trnm``, or a malformed frame."""
     try:
         trnm = _TRNM_DECODER.decode(data).trnm
-    except msgspec.DecodeError as exc:
+    except _UNREADABLE as exc:
         raise FrameDecodeError(str(exc), data) from None
     if trnm == "REAL":
         return _salvage(data, error)
@@ -367,14 +375,16 @@ def _salvage(data: bytes | str, error: msgspec.ValidationError) -> SalvagedEvent
     that are numbers or null become the strings the server should have sent."""
     try:
         frame = _LOOSE_REAL_DECODER.decode(data)
-    except msgspec.DecodeError:
+    except _UNREADABLE:
         raise FrameDecodeError(str(error), data) from None
+    if frame.data is None:
+        raise FrameDecodeError("REAL frame without data", data)
     out = SalvagedEvents()
     get = EVENT_TYPES.get
-    for raw_item in frame.data or ():
+    for raw_item in frame.data:
         try:
             item = _LOOSE_ITEM_DECODER.decode(raw_item)
-        except msgspec.DecodeError:
+        except _UNREADABLE:
             out.skipped += 1
             continue
         values = {
@@ -396,7 +406,7 @@ def _decode_control(data: bytes | str, trnm: str) -> ControlFrame:
         return UnknownFrame(trnm, data)
     try:
         return _CONTROL_DECODER.decode(data)
-    except msgspec.DecodeError as exc:
+    except _UNREADABLE as exc:
         raise FrameDecodeError(str(exc), data) from None
 
 

@@ -13,13 +13,18 @@ The conventions of the fact base (spec.json ``rest_common.numeric_format``):
 - Index values of sector charts are index x 100 without a point: ``"252127"`` is 2521.27.
 - Stock codes may carry a market prefix letter (``A005930``); :func:`stock_code` strips it.
 
-Every parser raises ``ValueError`` on text that is not a number, so the caller can count and
-skip a malformed record instead of passing a wrong value on.
+Every parser raises :class:`~kiwoom_async.errors.MalformedValueError` (a ``KiwoomError`` and a
+``ValueError``) on text that is not a number, or that is longer than any number field
+(``MAX_NUMBER_LENGTH``), so the caller can count and skip a malformed record instead of passing
+a wrong value on, and no server text reaches Python's own limits on integer conversion.
 """
 
 from __future__ import annotations
 
+from ..errors import MalformedValueError
+
 __all__ = [
+    "MAX_NUMBER_LENGTH",
     "direction",
     "index_x100",
     "price",
@@ -30,14 +35,25 @@ __all__ = [
 ]
 
 
+MAX_NUMBER_LENGTH = 64
+"""The fact base's longest number field is 60 characters wide; a 64-bit value needs 20."""
+
+
 def signed_int(raw: str) -> int | None:
     """A truly signed integer: ``"+693"`` -> 693, ``"-00000000196888"`` -> -196888,
     ``"--714"`` -> -714, ``""`` -> None."""
+    if len(raw) <= MAX_NUMBER_LENGTH:
+        try:
+            return int(raw)  # the common case, at C speed
+        except ValueError:
+            pass
+    text = _unmarked(raw)
+    if text is None:
+        return None
     try:
-        return int(raw)  # the common case, at C speed
+        return int(text)
     except ValueError:
-        text = _unmarked(raw)
-        return None if text is None else int(text)
+        raise MalformedValueError("", raw) from None
 
 
 def unsigned_int(raw: str) -> int | None:
@@ -65,19 +81,28 @@ def direction(raw: str) -> int:
 
 def signed_float(raw: str) -> float | None:
     """A signed decimal such as a rate: ``"+26.07"`` -> 26.07, ``"-0.24"`` -> -0.24."""
+    if len(raw) <= MAX_NUMBER_LENGTH:
+        try:
+            return float(raw)
+        except ValueError:
+            pass
+    text = _unmarked(raw)
+    if text is None:
+        return None
     try:
-        return float(raw)
+        return float(text)
     except ValueError:
-        text = _unmarked(raw)
-        return None if text is None else float(text)
+        raise MalformedValueError("", raw) from None
 
 
 def _unmarked(raw: str) -> str | None:
     """Text the plain parsers refused: None when blank, else without a doubled marker (the
-    caller's parser then raises ValueError on anything still not a number)."""
+    caller's parser then refuses anything still not a number)."""
     text = raw.strip()
     if not text:
         return None
+    if len(text) > MAX_NUMBER_LENGTH:
+        raise MalformedValueError("", raw, f"longer than {MAX_NUMBER_LENGTH} characters")
     if len(text) > 2 and text[0] in "+-" and text[1] in "+-":
         return text[1:]
     return text

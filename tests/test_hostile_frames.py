@@ -1,0 +1,142 @@
+"""Nothing in a frame's content ends a realtime session: a server that sends frames no decoder
+can read still delivers the fill after them, on the same connection, and every bad frame is
+counted."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from websockets.asyncio.server import ServerConnection
+
+from kiwoom_async import KiwoomError, MalformedValueError, RealtimeSession
+from kiwoom_async.models.frames import decode_events
+from kiwoom_async.models.realtime import OrderFill, StockTrade
+from tests.conftest import seconds
+from tests.test_realtime import FAST, StaticTokens, login_ok, next_of, scripted
+
+DEEP = 1000  # about 2 KB of brackets: past the decoder's recursion limit
+
+HOSTILE = [
+    # nesting in each place a decoder looks
+    b'{"trnm":"REAL","data":' + b"[" * DEEP + b"]" * DEEP + b"}",
+    b'{"trnm":"REAL","data":[{"type":"00","name":"x","item":"","values":{"9001":'
+    + b"[" * DEEP
+    + b"]" * DEEP
+    + b"}}]}",
+    b'{"trnm":"PING","x":' + b'{"a":' * DEEP + b"1" + b"}" * (DEEP + 1),
+    b'{"trnm":"SYSTEM","code":' + b"[" * DEEP + b"]" * DEEP + b"}",
+    # a REAL frame that carries nothing
+    b'{"trnm":"REAL","data":null}',
+    b'{"trnm":"REAL"}',
+    # not JSON at all
+    b"\xff\xfe{",
+]
+
+
+def fill_frame(order_no: str) -> str:
+    values = {
+        "9201": "1234567890",
+        "9203": order_no,
+        "9001": "005930",
+        "913": "체결",
+        "910": "60000",
+        "911": "3",
+    }
+    return json.dumps(
+        {"trnm": "REAL", "data": [{"type": "00", "name": "주문체결", "item": "", "values": values}]}
+    )
+
+
+async def test_a_fill_after_hostile_frames_arrives_on_the_same_connection() -> None:
+    async def hostile_then_fill(connection: ServerConnection) -> None:
+        await login_ok(connection)
+        for frame in HOSTILE:
+            await connection.send(frame)
+        await connection.send(fill_frame("0000042"))
+        await connection.wait_closed()
+
+    server, url = await scripted(hostile_then_fill)
+    async with server, RealtimeSession(StaticTokens(), url=url, backoff=FAST) as rt:
+        fill = await next_of(rt, OrderFill)
+        assert fill.order_no == 42
+        assert fill.fill_qty == 3
+        assert rt.stats.connections == 1
+        assert rt.stats.reconnects == 0
+        assert rt.stats.malformed == len(HOSTILE)
+
+
+async def test_hostile_frames_before_the_login_answer_are_counted_and_skipped() -> None:
+    async def hostile_login(connection: ServerConnection) -> None:
+        await connection.recv()  # LOGIN
+        for frame in HOSTILE:
+            await connection.send(frame)
+        await connection.send(json.dumps({"trnm": "LOGIN", "return_code": 0, "return_msg": ""}))
+        await connection.send(fill_frame("0000043"))
+        await connection.wait_closed()
+
+    server, url = await scripted(hostile_login)
+    async with server, RealtimeSession(StaticTokens(), url=url, backoff=FAST) as rt:
+        fill = await next_of(rt, OrderFill)
+        assert fill.order_no == 43
+        assert rt.stats.connections == 1
+        assert rt.stats.malformed == len(HOSTILE)
+
+
+@pytest.mark.parametrize("digits", [65, 4299, 5000, 100_000])
+def test_an_absurdly_long_number_raises_a_kiwoom_error_naming_the_value(digits: int) -> None:
+    frame = json.dumps(
+        {
+            "trnm": "REAL",
+            "data": [
+                {
+                    "type": "0B",
+                    "name": "주식체결",
+                    "item": "005930",
+                    "values": {"10": "9" * digits, "15": "+1"},
+                }
+            ],
+        }
+    )
+    events = decode_events(frame.encode())
+    assert isinstance(events, list) and len(events) == 1
+    event = events[0]
+    assert isinstance(event, StockTrade)
+    with pytest.raises(MalformedValueError) as info:
+        _ = event.price
+    assert isinstance(info.value, KiwoomError)
+    assert "characters" in str(info.value) and len(str(info.value)) < 200
+    assert event.volume == 1  # the frame's other fields still read
+
+
+async def test_the_session_survives_an_oversized_number_and_keeps_reading() -> None:
+    big = json.dumps(
+        {
+            "trnm": "REAL",
+            "data": [
+                {"type": "0B", "name": "주식체결", "item": "005930", "values": {"10": "9" * 5000}}
+            ],
+        }
+    )
+
+    async def big_then_fill(connection: ServerConnection) -> None:
+        await login_ok(connection)
+        await connection.send(big)
+        await connection.send(fill_frame("0000044"))
+        await connection.wait_closed()
+
+    server, url = await scripted(big_then_fill)
+    async with server, RealtimeSession(StaticTokens(), url=url, backoff=FAST) as rt:
+        seen: dict[type, object] = {}
+        async with asyncio.timeout(seconds(5)):
+            async for event in rt:  # the fill's lossless lane may overtake the trade
+                seen[type(event)] = event
+                if StockTrade in seen and OrderFill in seen:
+                    break
+        trade, fill = seen[StockTrade], seen[OrderFill]
+        assert isinstance(trade, StockTrade) and isinstance(fill, OrderFill)
+        with pytest.raises(MalformedValueError):
+            _ = trade.price
+        assert fill.order_no == 44
+        assert rt.stats.connections == 1
