@@ -16,7 +16,7 @@ from kiwoom_async.models.realtime import OrderFill, StockTrade
 from tests.conftest import seconds
 from tests.test_realtime import FAST, StaticTokens, login_ok, next_of, scripted
 
-DEEP = 1000  # about 2 KB of brackets: past the decoder's recursion limit
+DEEP = 20_000  # 40 KB of brackets: past any recursion limit a process sets (mypy: 16384)
 
 HOSTILE = [
     # nesting in each place a decoder looks

@@ -742,14 +742,15 @@ MALFORMED = [
     b'{"trnm":"\xff"}',
     b'{"data":[{"values":{},"type":"0B"}],"trnm":7}',
     b'{"trnm":"REAL","data":[{"type":"0B","values":{}}',
-    # Nesting deep enough to exhaust the decoder's recursion, in each place a decoder looks.
-    b'{"trnm":"REAL","data":' + b"[" * 1000 + b"]" * 1000 + b"}",
+    # Nesting deep enough to exhaust the decoder's recursion, in each place a decoder looks
+    # (deeper than any recursion limit a process sets: mypy's is 16384).
+    b'{"trnm":"REAL","data":' + b"[" * 20_000 + b"]" * 20_000 + b"}",
     b'{"trnm":"REAL","data":[{"type":"0B","name":"x","item":"005930","values":{"10":'
-    + b"[" * 1000
-    + b"]" * 1000
+    + b"[" * 20_000
+    + b"]" * 20_000
     + b"}}]}",
-    b'{"trnm":"PING","x":' + b'{"a":' * 1000 + b"1" + b"}" * 1001,
-    b'{"trnm":"LOGIN","return_code":0,"x":' + b"[" * 1000 + b"]" * 1000 + b"}",
+    b'{"trnm":"PING","x":' + b'{"a":' * 20_000 + b"1" + b"}" * 20_001,
+    b'{"trnm":"LOGIN","return_code":0,"x":' + b"[" * 20_000 + b"]" * 20_000 + b"}",
 ]
 
 

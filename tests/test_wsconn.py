@@ -201,10 +201,12 @@ async def test_the_server_closing_ends_recv_and_wait_closed_with_its_code(
     raw_server: Callable[[Script], Awaitable[str]],
 ) -> None:
     replies: list[tuple[int, bytes]] = []
+    replied = asyncio.Event()
 
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await accept(reader, writer, frame(struct.pack("!H", 4001) + b"bye", opcode=0x8))
         replies.append(await read_client_frame(reader))
+        replied.set()
 
     conn = await connect(await raw_server(script))
     with pytest.raises(WsClosedError) as closed:
@@ -212,6 +214,8 @@ async def test_the_server_closing_ends_recv_and_wait_closed_with_its_code(
     assert (closed.value.code, closed.value.reason) == (4001, "bye")
     with pytest.raises(WsClosedError):
         await asyncio.wait_for(conn.wait_closed(), seconds(2))
+    # The client is closed once it has written its reply; the server reads it a moment later.
+    await asyncio.wait_for(replied.wait(), seconds(2))
     assert replies == [(0x8, struct.pack("!H", 4001))]  # the close echoed back
     with pytest.raises(WsClosedError):
         conn.send_text(b"{}")
@@ -232,10 +236,12 @@ async def test_protocol_violations_close_the_connection_with_the_right_code(
     raw_server: Callable[[Script], Awaitable[str]], bad: bytes, code: int
 ) -> None:
     sent: list[tuple[int, bytes]] = []
+    close_read = asyncio.Event()
 
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await accept(reader, writer, frame(b"ok") + bad + frame(b"never"))
         sent.append(await read_client_frame(reader))
+        close_read.set()
         await reader.read()
 
     conn = await connect(await raw_server(script), max_size=1000)
@@ -244,6 +250,7 @@ async def test_protocol_violations_close_the_connection_with_the_right_code(
         await asyncio.wait_for(conn.recv(), seconds(2))
     assert closed.value.code == code
     await asyncio.wait_for(conn.close(seconds(1)), seconds(2))
+    await asyncio.wait_for(close_read.wait(), seconds(2))
     assert sent and sent[0][0] == 0x8
     assert struct.unpack("!H", sent[0][1][:2])[0] == code
 
@@ -252,12 +259,14 @@ async def test_an_exception_from_the_delivery_callback_closes_and_comes_out_of_w
     raw_server: Callable[[Script], Awaitable[str]],
 ) -> None:
     sent: list[tuple[int, bytes]] = []
+    close_read = asyncio.Event()
 
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await accept(reader, writer, b"")
         await asyncio.sleep(seconds(0.05))
         writer.write(frame(b"fine") + frame(b"boom") + frame(b"after"))
         sent.append(await read_client_frame(reader))
+        close_read.set()
         await reader.read()
 
     class Boom(Exception):
@@ -276,6 +285,7 @@ async def test_an_exception_from_the_delivery_callback_closes_and_comes_out_of_w
         await asyncio.wait_for(conn.wait_closed(), seconds(2))
     assert got == [b"fine"]  # nothing is delivered after the failure
     await asyncio.wait_for(conn.close(seconds(1)), seconds(2))
+    await asyncio.wait_for(close_read.wait(), seconds(2))
     assert sent and struct.unpack("!H", sent[0][1][:2])[0] == 1011
 
 
