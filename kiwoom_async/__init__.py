@@ -31,6 +31,7 @@ from .errors import (
     RealtimeError,
     SessionTakenOverError,
     SubscriptionError,
+    TokenBudgetError,
     TransportError,
     UnknownTRError,
 )
@@ -88,6 +89,7 @@ __all__ = [
     "SessionTakenOverError",
     "SubscriptionError",
     "TRSpec",
+    "TokenBudgetError",
     "TokenManager",
     "TransportError",
     "TypedPager",

@@ -8,6 +8,11 @@
   cannot throw away a fresh one (no refresh herd).
 - No lock or session is bound at import or construction: the manager works from any event
   loop. The token request uses a short-lived HTTP session; it runs about once a day.
+- Clock skew: a token whose ``expires_dt`` is (nearly) past by this machine's clock is timed
+  from the server's ``Date`` header instead, or given ``MIN_TOKEN_LIFETIME``; the server's own
+  token error then invalidates it. Without this a slow clock would ask for a token per call.
+- A budget (``issue_budget``: at most N token requests in a sliding window) bounds what any
+  server answer, clock or bug can make the manager send to au10001.
 """
 
 from __future__ import annotations
@@ -17,10 +22,12 @@ import dataclasses
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from email.utils import parsedate_to_datetime
+from typing import Any, NamedTuple
 
 import aiohttp
 import msgspec
@@ -28,10 +35,16 @@ import msgspec
 from . import _codes
 from ._env import Env, check_env, rest_base_url
 from ._secret import Secret
-from .errors import AuthError, KiwoomError, MalformedResponseError, TransportError
+from .errors import (
+    AuthError,
+    KiwoomError,
+    MalformedResponseError,
+    TokenBudgetError,
+    TransportError,
+)
 from .registry import TOKEN_ISSUE, TOKEN_REVOKE
 
-__all__ = ["KST", "TokenManager", "parse_expires_dt"]
+__all__ = ["KST", "MIN_TOKEN_LIFETIME", "TokenManager", "parse_expires_dt"]
 
 log = logging.getLogger("kiwoom_async.auth")
 
@@ -40,6 +53,9 @@ _JSON_HEADERS = {"Content-Type": "application/json;charset=UTF-8"}
 _FALLBACK_LIFETIME = 3600.0
 _REFRESH_RETRY_DELAY = 30.0
 """After a failed refresh of a still-valid token, seconds before the next attempt."""
+MIN_TOKEN_LIFETIME = 60.0
+"""A token is trusted for at least this long, whatever its ``expires_dt`` says by a skewed
+clock; a server that has really expired it says so with a token error."""
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder().decode
 
@@ -59,6 +75,21 @@ class _Token:
         return f"_Token(expires_at={self.expires_at})"
 
 
+class _Answer(NamedTuple):
+    body: dict[str, Any]
+    server_time: float | None
+    """The server's clock (its ``Date`` header) when it answered, if it sent one."""
+
+
+def _server_time(date_header: str | None) -> float | None:
+    if not date_header:
+        return None
+    try:
+        return parsedate_to_datetime(date_header).timestamp()
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
 class TokenManager:
     """Issues, caches, refreshes and revokes the access token of one app key."""
 
@@ -72,6 +103,7 @@ class TokenManager:
         refresh_margin: float = 600.0,
         timeout: float = 10.0,
         issue_retries: int = 3,
+        issue_budget: tuple[int, float] | None = (10, 300.0),
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._appkey = Secret(appkey)
@@ -80,6 +112,10 @@ class TokenManager:
         self.base_url = rest_base_url(self.env, base_url)
         self.refresh_margin = refresh_margin
         self.issue_retries = issue_retries
+        self.issue_budget = issue_budget
+        """(N, seconds): at most N token requests (retries included) in any such window;
+        None: no limit."""
+        self._requests_sent: deque[float] = deque()
         self._timeout = aiohttp.ClientTimeout(total=timeout, connect=min(timeout, 5.0))
         self._clock = clock
         self._current: _Token | None = None
@@ -181,17 +217,56 @@ class TokenManager:
                 self._current = dataclasses.replace(previous, refresh_at=retry_at)
                 return self._current
             raise
-        value = answer.get("token")
+        value = answer.body.get("token")
         if not isinstance(value, str) or not value:
             raise MalformedResponseError(TOKEN_ISSUE.api_id, "token missing from the answer")
         now = self._clock()
-        expires_at = self._expiry(answer, now)
-        lifetime = max(expires_at - now, 0.0)
+        expires_at = self._unskewed(self._expiry(answer.body, now), now, answer.server_time)
+        lifetime = expires_at - now
         token = _Token(value, expires_at, expires_at - min(self.refresh_margin, lifetime / 2))
         self._current = token
         self.issued += 1
         log.debug("token issued, valid for %.0f s", lifetime)
         return token
+
+    @staticmethod
+    def _unskewed(expires_at: float, now: float, server_time: float | None) -> float:
+        """The expiry on this machine's clock, for a token the server has just issued: one
+        that looks (nearly) expired already says more about the clocks than about the token."""
+        if expires_at - now >= MIN_TOKEN_LIFETIME:
+            return expires_at
+        if server_time is not None and expires_at - server_time >= MIN_TOKEN_LIFETIME:
+            log.warning(
+                "this machine's clock is %.0f s off the token server's; timing the token "
+                "from the server's clock",
+                now - server_time,
+            )
+            return now + (expires_at - server_time)
+        log.warning(
+            "the new token expires in %.0f s by this machine's clock; trusting it for %.0f s "
+            "(a token error from the server ends it sooner)",
+            expires_at - now,
+            MIN_TOKEN_LIFETIME,
+        )
+        return now + MIN_TOKEN_LIFETIME
+
+    def _spend_budget(self, api_id: str) -> None:
+        """Count one token request, or refuse it when the budget is spent."""
+        if self.issue_budget is None:
+            return
+        limit, window = self.issue_budget
+        now = self._clock()
+        sent = self._requests_sent
+        while sent and sent[0] <= now - window:
+            sent.popleft()
+        if len(sent) >= limit:
+            retry_at = sent[0] + window
+            raise TokenBudgetError(
+                f"{api_id}: {limit} token requests in the last {window:.0f} s, the budget "
+                f"(TokenManager issue_budget); not asking again for {retry_at - now:.0f} s",
+                retry_at=retry_at,
+            )
+        sent.append(now)
 
     def _expiry(self, answer: dict[str, Any], now: float) -> float:
         expires_dt = answer.get("expires_dt")
@@ -215,18 +290,20 @@ class TokenManager:
         body = {"appkey": self._appkey.reveal(), "secretkey": self._secretkey.reveal(), **fields}
         return Secret(_encode(body).decode())
 
-    async def _post_with_retries(self, api_id: str, path: str, payload: Secret) -> dict[str, Any]:
+    async def _post_with_retries(self, api_id: str, path: str, payload: Secret) -> _Answer:
         """Issuing a token is idempotent: transient faults are retried, refusals are not."""
         for attempt in range(1, self.issue_retries + 1):
             try:
+                self._spend_budget(api_id)
                 return await self._post(api_id, path, payload)
             except TransportError as exc:
                 delay = 0.1 * 2**attempt
                 log.info("%s: %s; retry %d in %.1f s", api_id, exc, attempt, delay)
                 await asyncio.sleep(delay)
+        self._spend_budget(api_id)
         return await self._post(api_id, path, payload)
 
-    async def _post(self, api_id: str, path: str, payload: Secret) -> dict[str, Any]:
+    async def _post(self, api_id: str, path: str, payload: Secret) -> _Answer:
         headers = {**_JSON_HEADERS, "api-id": api_id}
         try:
             async with (
@@ -234,24 +311,45 @@ class TokenManager:
                 session.post(self.base_url + path, data=payload.reveal(), headers=headers) as resp,
             ):
                 status = resp.status
+                date = resp.headers.get("Date")
                 raw = await resp.read()
         except TimeoutError:
             raise TransportError(api_id, "token request timed out") from None
         except (aiohttp.ClientError, OSError) as exc:
             raise TransportError(api_id, f"token request failed: {type(exc).__name__}") from None
+        answer = self._accepted(api_id, status, raw)
+        if answer is None:
+            # A refusal may echo the keys: this frame lets go of the body before raising, so
+            # no traceback that captures locals (error trackers do) holds them.
+            refusal = self._refusal(api_id, status, raw)
+            del raw
+            raise refusal
+        return _Answer(answer, _server_time(date))
+
+    @staticmethod
+    def _accepted(api_id: str, status: int, raw: bytes) -> dict[str, Any] | None:
+        """The answer body when the server accepted the request, else None."""
         try:
             answer = _decode(raw)
         except msgspec.DecodeError:
-            raise MalformedResponseError(api_id, f"HTTP {status}: body is not JSON") from None
+            return None
+        if not isinstance(answer, dict) or status != 200:
+            return None
+        return answer if _codes.return_code(answer.get("return_code", 0)) == 0 else None
+
+    def _refusal(self, api_id: str, status: int, raw: bytes) -> KiwoomError:
+        """The error for an answer that was not an acceptance; it holds no key."""
+        try:
+            answer = _decode(raw)
+        except msgspec.DecodeError:
+            return MalformedResponseError(api_id, f"HTTP {status}: body is not JSON")
         if not isinstance(answer, dict):
-            raise MalformedResponseError(api_id, f"HTTP {status}: body is not a JSON object")
+            return MalformedResponseError(api_id, f"HTTP {status}: body is not a JSON object")
         code = _codes.return_code(answer.get("return_code", 0 if status == 200 else -1))
-        if status != 200 or code != 0:
-            message = self._scrub(str(answer.get("return_msg", "")))
-            raise AuthError(
-                api_id, code, message, detail_code=_codes.detail_code(message), http_status=status
-            )
-        return answer
+        message = self._scrub(str(answer.get("return_msg", "")))
+        return AuthError(
+            api_id, code, message, detail_code=_codes.detail_code(message), http_status=status
+        )
 
     def _scrub(self, text: str) -> str:
         for secret in (self._appkey, self._secretkey):

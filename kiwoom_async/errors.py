@@ -80,6 +80,16 @@ class AuthError(APIError):
     """Credentials or token refused (8001-8050 family, HTTP 401, return_code 3)."""
 
 
+class TokenBudgetError(KiwoomError):
+    """The token manager asked for more tokens than its budget allows (``issue_budget``): a
+    server, clock or bug making it ask again and again. Nothing was sent; ``retry_at``
+    (``time.time()``) is when the budget allows the next request."""
+
+    def __init__(self, message: str, *, retry_at: float) -> None:
+        self.retry_at = retry_at
+        super().__init__(message)
+
+
 class RateLimitError(APIError):
     """The server's request budget was exceeded (return_code 5, [1700]/[1701]/[1702], HTTP 429)
     and the retry budget ran out (or the TR is an order, which is never resent)."""

@@ -45,6 +45,7 @@ from .errors import (
     RealtimeError,
     SessionTakenOverError,
     SubscriptionError,
+    TokenBudgetError,
     TransportError,
 )
 from .models import frames
@@ -136,6 +137,47 @@ class _TokenRefused(Exception):
         self.error = error
 
 
+class _TokenSuspicion:
+    """Decides when a connection's failure points at the token; only then is a new one
+    fetched, so a server that refuses or drops for other reasons never churns tokens.
+
+    The evidence: a LOGIN refused for a token reason (8005...), or for no stated reason; or
+    two connections in a row dropped before the LOGIN answer without a word from the server
+    (some servers drop a dead token instead of refusing it). A server that said something
+    first (a SYSTEM frame, a PING) before dropping was not silent about a token it disliked."""
+
+    def __init__(self) -> None:
+        self._silent_drops = 0
+        self._heard = False
+
+    def connecting(self) -> None:
+        self._heard = False
+
+    def heard_from_server(self) -> None:
+        self._heard = True
+
+    def logged_in(self) -> None:
+        self._silent_drops = 0
+
+    @staticmethod
+    def blames_token(refusal: LoginRefusedError) -> bool:
+        outcome = _codes.classify(200, refusal.return_code, refusal.detail_code)
+        if outcome is _codes.Outcome.TOKEN:
+            return True
+        return refusal.detail_code is None and outcome is not _codes.Outcome.AUTH
+
+    def dropped_before_login(self) -> bool:
+        """Whether this drop, with the ones before it, is evidence against the token."""
+        if self._heard:
+            self._silent_drops = 0
+            return False
+        self._silent_drops += 1
+        if self._silent_drops < 2:
+            return False
+        self._silent_drops = 0
+        return True
+
+
 class RealtimeSession:
     """A self-healing realtime connection. Use as ``async with`` and ``async for``.
 
@@ -187,7 +229,7 @@ class RealtimeSession:
         self._task: asyncio.Task[None] | None = None
         self._fatal: BaseException | None = None
         self._closing = False
-        self._unanswered_logins = 0
+        self._suspicion = _TokenSuspicion()
 
     def __repr__(self) -> str:
         state = "ready" if self.ready else "closed" if self._closing else "connecting"
@@ -387,21 +429,20 @@ class RealtimeSession:
         ready_since: float | None = None
         cause = "connection closed"
         token: Secret | None = None
+        suspicion = self._suspicion
+        suspicion.connecting()
         try:
             # Wrapped so the token never shows in a traceback's locals.
             token = Secret(await self.tokens.token())
             try:
                 await self._login(ws, token)
             except LoginRefusedError as exc:
-                # A token reason, or no reason given: a new token may help, once. A refusal
-                # for another stated reason (8030 real/mock mismatch...) is final.
-                outcome = _codes.classify(200, exc.return_code, exc.detail_code)
-                if outcome is not _codes.Outcome.AUTH:
-                    self.tokens.invalidate(token.reveal())
-                    log.info("LOGIN refused (%s); retrying once with a new token", exc.return_msg)
-                    raise _TokenRefused(exc) from None
-                raise
-            self._unanswered_logins = 0
+                if not suspicion.blames_token(exc):
+                    raise  # a stated reason a new token does not fix (8030...): final
+                self.tokens.invalidate(token.reveal())
+                log.info("LOGIN refused (%s); retrying once with a new token", exc.return_msg)
+                raise _TokenRefused(exc) from None
+            suspicion.logged_in()
             self.stats.connections += 1
             self._ws = ws
             ready_since = asyncio.get_running_loop().time()
@@ -412,8 +453,9 @@ class RealtimeSession:
             cause = f"connection closed ({closed})"
         except (OSError, TimeoutError) as failed:
             cause = f"connection failed: {type(failed).__name__}"
-        except TransportError as failed:
-            # The REST host could not issue a token just now: retry like a network fault.
+        except (TransportError, TokenBudgetError) as failed:
+            # No token just now (the REST host failed, or the issue budget is spent): retry
+            # like a network fault, after the backoff.
             cause = f"no token: {failed}"
         finally:
             self._ws = None
@@ -423,8 +465,9 @@ class RealtimeSession:
             with contextlib.suppress(Exception):
                 await ws.close(_CLOSE_TIMEOUT)
         if ready_since is None:
-            if token is not None:
-                self._note_unanswered_login(token)
+            if token is not None and suspicion.dropped_before_login():
+                self.tokens.invalidate(token.reveal())
+                log.info("two connections dropped before the LOGIN answer; using a new token")
             return cause, None
         self._queue.put_lifecycle(Disconnected(cause))
         stable = asyncio.get_running_loop().time() - ready_since >= self.stability_window
@@ -454,20 +497,12 @@ class RealtimeSession:
                 task.cancel()
             await asyncio.gather(*helpers, return_exceptions=True)
 
-    def _note_unanswered_login(self, token: Secret) -> None:
-        """Some servers drop the connection instead of refusing a dead token. Twice in a row
-        without a LOGIN answer, the token is suspect: the next attempt takes a new one."""
-        self._unanswered_logins += 1
-        if self._unanswered_logins >= 2:
-            self._unanswered_logins = 0
-            self.tokens.invalidate(token.reveal())
-            log.info("two connections dropped before the LOGIN answer; using a new token")
-
     async def _login(self, ws: WsConnection, token: Secret) -> None:
         ws.send_text(frames.encode_login(token.reveal()))
         async with asyncio.timeout(self.login_timeout):
             for _ in range(_LOGIN_FRAME_CAP):
                 raw = await ws.recv()
+                self._suspicion.heard_from_server()
                 frame = self._decode(raw)
                 if frame is None:
                     continue

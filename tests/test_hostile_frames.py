@@ -6,15 +6,30 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 
 import pytest
 from websockets.asyncio.server import ServerConnection
 
-from kiwoom_async import KiwoomError, MalformedValueError, RealtimeSession
+from kiwoom_async import (
+    ConnectionClosedError,
+    KiwoomError,
+    LoginRefusedError,
+    MalformedValueError,
+    RealtimeSession,
+)
 from kiwoom_async.models.frames import decode_events
 from kiwoom_async.models.realtime import OrderFill, StockTrade
 from tests.conftest import seconds
-from tests.test_realtime import FAST, StaticTokens, login_ok, next_of, scripted
+from tests.test_realtime import (
+    FAST,
+    RotatingTokens,
+    StaticTokens,
+    login_ok,
+    next_of,
+    only_token,
+    scripted,
+)
 
 DEEP = 20_000  # 40 KB of brackets: past any recursion limit a process sets (mypy: 16384)
 
@@ -140,3 +155,60 @@ async def test_the_session_survives_an_oversized_number_and_keeps_reading() -> N
             _ = trade.price
         assert fill.order_no == 44
         assert rt.stats.connections == 1
+
+
+# --- a server that refuses without blaming the token -------------------------------------
+
+
+async def run_until_given_up(handler: Any, attempts: int) -> tuple[RotatingTokens, int]:
+    server, url = await scripted(handler)
+    tokens = RotatingTokens()
+    async with server, RealtimeSession(tokens, url=url, backoff=FAST, max_attempts=attempts) as rt:
+        with pytest.raises(ConnectionClosedError, match="gave up"):
+            async with asyncio.timeout(seconds(10)):
+                async for _ in rt:
+                    pass
+    return tokens, rt.stats.reconnects
+
+
+async def test_system_then_close_after_every_login_takes_no_new_token() -> None:
+    logins = 0
+
+    async def system_then_close(connection: ServerConnection) -> None:
+        nonlocal logins
+        await connection.recv()  # LOGIN
+        logins += 1
+        notice = {"trnm": "SYSTEM", "code": "R10004", "message": "접속이 종료됩니다"}
+        await connection.send(json.dumps(notice))
+        await connection.close()
+
+    tokens, reconnects = await run_until_given_up(system_then_close, attempts=8)
+    assert logins == 9  # the first connection and 8 reconnects
+    assert reconnects == 9
+    assert tokens.number == 1  # the server spoke: never evidence against the token
+
+
+async def test_silent_drops_still_take_a_new_token_every_second_time() -> None:
+    async def silent_drop(connection: ServerConnection) -> None:
+        await connection.recv()
+        await connection.close()
+
+    tokens, _ = await run_until_given_up(silent_drop, attempts=7)
+    assert tokens.number == 1 + 8 // 2  # 8 connections: one new token per two silent drops
+
+
+async def test_a_login_refused_with_a_stated_non_token_code_is_final_without_a_new_token() -> None:
+    refusal = {
+        "trnm": "LOGIN",
+        "return_code": 805004,
+        "return_msg": "[CODE=805004, MESSAGE=접속 제한 상태입니다]",
+    }
+    server, url = await scripted(only_token("never", refusal=refusal))
+    tokens = RotatingTokens()
+    async with server, RealtimeSession(tokens, url=url, backoff=FAST) as rt:
+        with pytest.raises(LoginRefusedError) as info:
+            async with asyncio.timeout(seconds(10)):
+                async for _ in rt:
+                    pass
+    assert info.value.detail_code == 805004
+    assert tokens.number == 1

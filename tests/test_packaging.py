@@ -3,6 +3,7 @@ package imports and keeps its order ledger where POSIX-only modules do not exist
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import subprocess
@@ -51,7 +52,16 @@ def test_the_vendored_fact_base_is_the_full_one() -> None:
     assert (SPEC_PATH.parent / "README.md").read_text(encoding="utf-8").startswith("# Kiwoom")
 
 
-_IMPORT = re.compile(r"^\s*(?:from|import)\s+([a-zA-Z_][\w]*)", re.MULTILINE)
+def _top_level_imports(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
 # Distribution name of each third-party top-level module the package imports.
 _DISTRIBUTIONS = {
     "aiohttp": "aiohttp",
@@ -69,7 +79,7 @@ def test_every_runtime_dependency_is_imported_and_every_import_declared() -> Non
     declared = {re.split(r"[<>=!~ \[]", req, maxsplit=1)[0] for req in project["dependencies"]}
     imported: set[str] = set()
     for path in (ROOT / "kiwoom_async").rglob("*.py"):
-        imported |= set(_IMPORT.findall(path.read_text(encoding="utf-8")))
+        imported |= _top_level_imports(path)
     third_party = {name for name in imported if name not in sys.stdlib_module_names}
     third_party -= {"kiwoom_async"}
     unknown = third_party - set(_DISTRIBUTIONS)
