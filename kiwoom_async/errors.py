@@ -111,6 +111,12 @@ class TransportError(KiwoomError):
         super().__init__(f"{api_id}: {message}")
 
 
+class SessionClosedError(TransportError):
+    """The session was closed: before this call, or while it waited (its own close, not the
+    caller's cancellation, interrupted it). An order that raises it was not sent; one that
+    may have left when the session closed raises :class:`OrderStatusUnknownError` instead."""
+
+
 class KiwoomTimeoutError(TransportError):
     """No answer within the timeout."""
 

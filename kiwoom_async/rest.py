@@ -19,6 +19,7 @@ from yarl import URL
 
 from . import _codes
 from ._env import rest_base_url
+from ._flights import Flight, Flights
 from ._secret import Secret
 from .auth import TokenManager
 from .errors import (
@@ -31,6 +32,7 @@ from .errors import (
     OrderStatusUnknownError,
     RateLimitError,
     RealOrderNotAllowedError,
+    SessionClosedError,
     TransportError,
 )
 from .ratelimit import RateLimiter, RateLimits
@@ -115,6 +117,10 @@ class RestSession:
         self._order_limiter = self.rate_limits.limiter(self.rate_limits.orders)
         self._tr_limiters: dict[str, RateLimiter] = {}
         self._closed = False
+        self._flights = Flights()
+        # Tracing tells when a request got its connection; a pool the caller handed in has no
+        # such hook, so its requests count as leaving the moment they are made.
+        self._traced = http_session is None
 
     def __repr__(self) -> str:
         return f"<RestSession base_url={self.base_url!r} env={self.tokens.env!r}>"
@@ -129,8 +135,15 @@ class RestSession:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the connection pool (only if this session created it). Idempotent."""
+        """End the calls in flight, then close the connection pool (only if this session
+        created it). Idempotent.
+
+        Queries and orders that have no connection yet raise :class:`SessionClosedError`
+        (such an order was not sent). Orders that hold a connection may be on the wire: they
+        get up to the request timeout to receive their answer, and raise
+        :class:`OrderStatusUnknownError` if they are interrupted after all."""
         self._closed = True
+        await self._flights.land(grace=self._timeout.total or 10.0)
         http, self._http = self._http, None
         if http is not None and self._owns_http:
             await http.close()
@@ -138,10 +151,11 @@ class RestSession:
     def _session(self) -> aiohttp.ClientSession:
         if self._http is None:
             if self._closed:
-                raise RuntimeError("this RestSession is closed")
+                raise SessionClosedError("", "this RestSession is closed; nothing was sent")
             self._http = aiohttp.ClientSession(
                 timeout=self._timeout,
                 connector=aiohttp.TCPConnector(limit=self._connection_limit),
+                trace_configs=[self._flights.trace_config()],
                 # Kiwoom sets no cookies; skipping the jar saves work on every call.
                 cookie_jar=aiohttp.DummyCookieJar(),
             )
@@ -303,6 +317,29 @@ class RestSession:
         timeout: float | None,
         on_send: Callable[[], None] | None = None,
     ) -> Response:
+        api_id = prepared.spec.api_id
+        if self._closed:
+            raise SessionClosedError(api_id, "this RestSession is closed; nothing was sent")
+        with self._flights.track(prepared.spec.is_order, on_send) as flight:
+            try:
+                return await self._attempts(prepared, cont_yn, next_key, timeout, flight)
+            except asyncio.CancelledError:
+                if not flight.interrupted_by_close():
+                    raise  # the caller's own cancellation
+                if flight.is_order and flight.on_wire:
+                    cause = "the client was closed while the order was sent"
+                    raise OrderStatusUnknownError(api_id, prepared.body, cause) from None
+                what = "the order was not sent" if flight.is_order else "the call did not complete"
+                raise SessionClosedError(api_id, f"the client was closed; {what}") from None
+
+    async def _attempts(
+        self,
+        prepared: _Prepared,
+        cont_yn: bool,
+        next_key: str,
+        timeout: float | None,
+        flight: Flight,
+    ) -> Response:
         spec = prepared.spec
         api_id = spec.api_id
         policy = self.retry
@@ -322,14 +359,15 @@ class RestSession:
             status = 0
             raw = b""
             resp_headers: Mapping[str, str] = {}
-            if on_send is not None:
-                on_send()
+            if not self._traced:
+                flight.leaving()
             try:
                 async with http.post(
                     prepared.url,
                     data=prepared.payload,
                     headers=_headers(api_id, token, cont_yn, next_key),
                     timeout=per_call_timeout or self._timeout,
+                    trace_request_ctx=flight.request_ctx(),
                 ) as resp:
                     status = resp.status
                     resp_headers = resp.headers
