@@ -57,7 +57,19 @@ def detail_code(message: str) -> int | None:
     return int(match.group(1) or match.group(2))
 
 
-def classify(http_status: int, code: int, detail: int | None) -> Outcome:
+# return_code 5 means "request count exceeded" (fact base, peer-observed). Without a detail
+# code, the message decides: the limit's own wording (or none at all) is rate limiting; any
+# other text (``종목코드 오류``, a bad stock code) is an error that waiting does not fix, and
+# retrying it would only spend budget and hide the message behind a RateLimitError.
+_RATE_LIMIT_WORDS = ("허용된 요청", "요청 개수", "초과", "유량", "limit")
+
+
+def _is_rate_limit_message(message: str) -> bool:
+    text = message.strip()
+    return not text or any(word in text for word in _RATE_LIMIT_WORDS)
+
+
+def classify(http_status: int, code: int, detail: int | None, message: str = "") -> Outcome:
     if http_status == 401:
         return Outcome.TOKEN
     if http_status == 429:
@@ -70,7 +82,9 @@ def classify(http_status: int, code: int, detail: int | None) -> Outcome:
         return Outcome.RATE_LIMIT
     if code == RC_RATE_LIMIT:
         # [1634] (ka10095 batch size) also comes as return_code 5; waiting does not fix it.
-        return Outcome.RATE_LIMIT if detail is None else Outcome.API
+        if detail is None and _is_rate_limit_message(message):
+            return Outcome.RATE_LIMIT
+        return Outcome.API
     if code == RC_AUTH:
         # return_code 3 without a detail code is still a refused token.
         return Outcome.TOKEN if detail is None else Outcome.AUTH

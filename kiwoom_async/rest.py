@@ -426,7 +426,7 @@ class RestSession:
             if not isinstance(message, str):
                 message = str(message)
             detail = None if code == 0 else _codes.detail_code(message)
-            outcome = _codes.classify(status, code, detail)
+            outcome = _codes.classify(status, code, detail, message)
             if outcome is _Outcome.OK and status == 200:
                 return Response(
                     api_id,

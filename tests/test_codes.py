@@ -29,6 +29,22 @@ def test_detail_code_is_found_in_every_documented_form(message: str, expected: i
 
 
 @pytest.mark.parametrize(
+    ("message", "outcome"),
+    [
+        ("", Outcome.RATE_LIMIT),
+        ("허용된 요청 개수를 초과하였습니다", Outcome.RATE_LIMIT),
+        ("요청 유량 초과", Outcome.RATE_LIMIT),
+        ("종목코드 오류", Outcome.API),
+        ("조회할 자료가 없습니다", Outcome.API),
+    ],
+)
+def test_return_code_5_without_a_detail_is_rate_limiting_only_in_the_limits_words(
+    message: str, outcome: Outcome
+) -> None:
+    assert classify(200, 5, None, message) is outcome
+
+
+@pytest.mark.parametrize(
     ("status", "code", "detail", "outcome"),
     [
         (200, 0, None, Outcome.OK),

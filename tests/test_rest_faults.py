@@ -266,6 +266,17 @@ async def test_api_errors_carry_their_codes(server: ScriptedServer, rest: RestSe
     assert failed.value.return_code == 1511 and failed.value.api_id == "ka10004"
 
 
+async def test_return_code_5_with_another_message_is_an_error_not_a_rate_limit(
+    server: ScriptedServer, rest: RestSession
+) -> None:
+    server.script(QUOTE_PATH, Reply(json={"return_code": 5, "return_msg": "종목코드 오류"}))
+    with pytest.raises(APIError) as failed:
+        await rest.call("ka10004", {"stk_cd": "005930"})
+    assert not isinstance(failed.value, RateLimitError)
+    assert failed.value.return_msg == "종목코드 오류"
+    assert len(server.sent(QUOTE_PATH)) == 1  # not retried: waiting does not fix it
+
+
 async def test_string_return_codes_and_continuation_headers(
     server: ScriptedServer, rest: RestSession
 ) -> None:
