@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, overload
@@ -35,6 +36,7 @@ from .errors import (
     SessionClosedError,
     TransportError,
 )
+from .models._convert import UnknownFields
 from .ratelimit import RateLimiter, RateLimits
 from .registry import TRSpec, lookup
 from .retry import RetryPolicy
@@ -63,6 +65,20 @@ class Response:
     """The response header ``next-key``: send it back to get the next page."""
     http_status: int = 200
     retries_taken: int = 0
+
+
+@dataclass
+class RestStats:
+    """Counters of one RestSession."""
+
+    unknown: UnknownFields = field(default_factory=UnknownFields)
+
+    @property
+    def unknown_fields(self) -> Counter[tuple[str, str]]:
+        """(api_id, key) -> how many answers carried a key the TR's typed model does not know
+        (row keys read ``list_key[].key``). The values stay in ``.raw``; each key is also
+        logged once at WARNING, so a change on the server's side shows the day it happens."""
+        return self.unknown.counts
 
 
 @dataclass(slots=True)
@@ -117,6 +133,7 @@ class RestSession:
         self._order_limiter = self.rate_limits.limiter(self.rate_limits.orders)
         self._tr_limiters: dict[str, RateLimiter] = {}
         self._closed = False
+        self.stats = RestStats()
         self._flights = Flights()
         # Tracing tells when a request got its connection; a pool the caller handed in has no
         # such hook, so its requests count as leaving the moment they are made.
@@ -388,7 +405,7 @@ class RestSession:
                 else:
                     try:
                         decoded = _decode(raw)
-                    except msgspec.DecodeError:
+                    except (msgspec.DecodeError, RecursionError):
                         decoded = None
                     if isinstance(decoded, dict):
                         answer = decoded
@@ -516,6 +533,11 @@ class Pager:
     next_key: str = ""
     has_more: bool = True
     pages_fetched: int = field(default=0)
+
+    @property
+    def session(self) -> RestSession:
+        """The session the pages come from."""
+        return self._session
 
     def __aiter__(self) -> AsyncIterator[Response]:
         return self._walk()

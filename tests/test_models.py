@@ -12,12 +12,17 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import msgspec
 import pytest
 
 from kiwoom_async.errors import KiwoomValidationError, UnknownTRError
 from kiwoom_async.models import account, chart, order, quote
-from kiwoom_async.models._convert import FieldRule, ResponseDecodeError, TRRequest, TRResponse
+from kiwoom_async.models._convert import (
+    FieldRule,
+    ResponseDecodeError,
+    TRRequest,
+    TRResponse,
+    unknown_keys,
+)
 from kiwoom_async.models.order import StockBuyOrderRequest
 from kiwoom_async.models.tr import REQUEST_MODELS, RESPONSE_MODELS, build_request, decode_response
 
@@ -77,7 +82,14 @@ def test_every_official_example_response_decodes(api_id: str) -> None:
     assert model.return_code == 0
     assert model.raw == body
     for key in TRS[api_id]["response"]["lists"]:
-        assert len(getattr(model, key)) == len(body.get(key) or [])
+        # Rows under the table's key, or under the other spelling the example uses.
+        spellings = [
+            k for k, known in type(model).row_keys.items() if known is type(model).row_keys[key]
+        ]
+        sent: list[Any] = next((body[k] for k in spellings if body.get(k)), [])
+        assert len(getattr(model, key)) == len(sent)
+    # Every key the official example carries is a typed attribute.
+    assert unknown_keys(type(model), body) == []
     # The three body forms decode to the same model.
     assert decode_response(api_id, json.dumps(body)) == model
     assert decode_response(api_id, body) == model
@@ -157,10 +169,54 @@ def test_realized_pnl_strips_a_prefixed_codes_and_keeps_decimal_prices() -> None
     assert row.pl_rt == pytest.approx(61.28)
 
 
-def test_example_only_fields_stay_reachable_through_raw() -> None:
-    model = decode_response("ka10005", example("ka10005"))
-    assert "cntr_str" not in msgspec.structs.asdict(model.stk_ddwkmm[0])
-    assert model.raw["stk_ddwkmm"][0]["cntr_str"] == "0.00"
+def test_fields_only_the_official_examples_carry_are_typed() -> None:
+    # The server sends what its examples show, not only what the table lists.
+    assert decode_response("ka10005", example("ka10005")).stk_ddwkmm[0].cntr_str == 0.0
+    row = decode_response("ka10044", example("ka10044")).daly_orgn_trde_stk[0]
+    assert (row.cur_prc, row.cur_prc_dir, row.pre_rt) == (95100, -1, -32.07)
+    assert (row.avg_pric_pre, row.prsm_avg_pric) == (-44900, 140000)
+    minute = decode_response("ka10080", example("ka10080")).stk_min_pole_chart_qry[0]
+    assert minute.acc_trde_qty == 14947571
+    assert decode_response("kt00015", example("kt00015")).acnt_no == "6081-2***-11 [김키움]"
+    assert decode_response("ka10088", example("ka10088")).osop[0].acnt_no == "1234567890"
+
+
+def test_a_list_under_the_examples_spelling_is_decoded_into_the_typed_attribute() -> None:
+    body = example("ka20005")
+    assert "inds_min_pole_qry" not in body and body["inds_dt_pole_qry"]
+    model = decode_response("ka20005", body)
+    assert len(model.inds_min_pole_qry) == len(body["inds_dt_pole_qry"])
+    assert model.inds_min_pole_qry[0].cur_prc == pytest.approx(2521.27)
+    # The table's own spelling still works, and wins when both are sent.
+    rows = body.pop("inds_dt_pole_qry")
+    assert len(decode_response("ka20005", {**body, "inds_min_pole_qry": rows}).inds_min_pole_qry)
+    both = {**body, "inds_min_pole_qry": rows[:1], "inds_dt_pole_qry": rows}
+    assert len(decode_response("ka20005", both).inds_min_pole_qry) == 1
+
+
+INDEX_CHARTS = ["ka20004", "ka20005", "ka20006", "ka20007", "ka20008", "ka20019"]
+
+
+@pytest.mark.parametrize("api_id", INDEX_CHARTS)
+def test_index_prices_are_magnitudes_with_a_direction_and_changes_stay_signed(
+    api_id: str,
+) -> None:
+    model_type = RESPONSE_MODELS[api_id]
+    [list_key] = TRS[api_id]["response"]["lists"]
+    marked = {
+        "cur_prc": "-239417",
+        "open_pric": "+239000",
+        "high_pric": "-240000",
+        "low_pric": "238000",
+    }
+    body = {list_key: [{**marked, "pred_pre": "-18031"}], "return_code": 0, "return_msg": ""}
+    row = getattr(decode_response(api_id, body), list_key)[0]
+    assert (row.cur_prc, row.cur_prc_dir) == (pytest.approx(2394.17), -1)
+    assert (row.open_pric, row.open_pric_dir) == (pytest.approx(2390.0), 1)
+    assert (row.high_pric, row.high_pric_dir) == (pytest.approx(2400.0), -1)
+    assert (row.low_pric, row.low_pric_dir) == (pytest.approx(2380.0), 0)
+    if "pred_pre" in model_type.row_keys[list_key]:
+        assert row.pred_pre is not None and row.pred_pre < 0  # a change keeps its sign
 
 
 @pytest.mark.parametrize(
@@ -196,8 +252,11 @@ def test_a_list_block_that_is_not_a_list_raises() -> None:
 def test_bodies_that_are_not_json_objects_raise() -> None:
     with pytest.raises(ResponseDecodeError, match="expected a JSON object"):
         decode_response("ka10004", b"[1, 2]")
-    with pytest.raises(msgspec.DecodeError):
+    # Not msgspec's own error: everything the library raises is a KiwoomError.
+    with pytest.raises(ResponseDecodeError, match="not JSON"):
         decode_response("ka10004", b"<html>")
+    with pytest.raises(ResponseDecodeError, match="not JSON"):
+        decode_response("ka10004", b"[" * 100_000 + b"]" * 100_000)
     with pytest.raises(UnknownTRError):
         decode_response("ka99999", b"{}")
 

@@ -28,6 +28,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+ROOT_FOR_IMPORTS = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT_FOR_IMPORTS))
+
+from tools._format import format_source  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SPEC = ROOT / "spec" / "kiwoom-api.json"
 MODELS_DIR = ROOT / "kiwoom_async" / "models"
@@ -84,8 +89,13 @@ SUFFIXED_CODE_LEN = 9
 
 # Response fields with no unit in the table, read from their names and the official examples.
 UNITLESS_KINDS: dict[str, str] = {
+    "acc_trde_qty": "integer",
+    "avg_pric_pre": "integer",
     "basis": "number",
     "buy_uv": "price",
+    "cntr_str": "number",
+    # ka20005's official example row (a daily row, under the daily list's key) carries a date.
+    "dt": "text",
     "crd_remn_rt": "number",
     "cur_prc": "price",
     "day_stk_asst": "integer",
@@ -110,7 +120,9 @@ UNITLESS_KINDS: dict[str, str] = {
     "last_tic_cnt": "integer",
     "orgn_dt_acc": "integer",
     "orgn_netprps": "integer",
+    "pre_rt": "number",
     "pred_pre": "integer",
+    "prsm_avg_pric": "price",
     "remn_rcvord_sum": "integer",
     "rmnd_qty": "integer",
     "rpym_sum": "integer",
@@ -174,7 +186,11 @@ TYPES = {
     "price": ("int | None", "None"),
     "number": ("float | None", "None"),
     "index": ("float | None", "None"),
+    "index_price": ("float | None", "None"),
 }
+# Kinds whose leading +/- is a direction marker: the value is the magnitude, the marker
+# goes to a ``<name>_dir`` attribute beside it.
+MARKED = frozenset({"price", "index_price"})
 
 
 def field_kind(api_id: str, f: dict[str, Any]) -> str:
@@ -187,7 +203,8 @@ def field_kind(api_id: str, f: dict[str, Any]) -> str:
     if f.get("values") or f.get("format"):
         return "text"
     if unit == "index_x100":
-        return "index"
+        # An index level cannot be negative: its sign is the direction marker, as on prices.
+        return "index_price" if PRICE_NAME.search(name) else "index"
     if unit == "percent" or f.get("decimals"):
         return "number"
     if unit is None:
@@ -297,7 +314,17 @@ class Model:
     section: str
     tr: dict[str, Any]
     scalars: list[Attr] = field(default_factory=list)
-    lists: list[tuple[str, str, list[Attr], str]] = field(default_factory=list)
+    lists: list[ListBlock] = field(default_factory=list)
+
+
+@dataclass
+class ListBlock:
+    key: str
+    row_name: str
+    attrs: list[Attr]
+    label: str
+    aliases: list[str] = field(default_factory=list)
+    """Other keys the same rows arrive under (the official example's spelling)."""
 
 
 def camel(text: str) -> str:
@@ -353,38 +380,100 @@ def build_attrs(api_id: str, fields: list[dict[str, Any]], taken: set[str]) -> l
                 raise ValueError(f"attribute {candidate!r} is taken twice")
         taken.add(name)
         attrs.append(Attr(f["name"], name, kind, doc))
-        if kind == "price":
+        if kind in MARKED:
             taken.add(f"{name}_dir")
     return attrs
+
+
+def example_only(tr: dict[str, Any]) -> tuple[list[str], dict[str, list[str]]]:
+    """Keys the official example carries and the spec table lacks: (top level, per list)."""
+    mismatch = tr.get("spec_vs_example_mismatch") or {}
+    top = list(mismatch.get("example_only_top") or [])
+    items = {key: list(names) for key, names in (mismatch.get("example_only_item") or {}).items()}
+    return top, items
+
+
+def example_field(name: str) -> dict[str, Any]:
+    """A field only the official example carries, documented as other tables name it."""
+    known = FIELD_NAMES.get(name, {})
+    desc = known.get("desc") or ""
+    note = "In the official example, not in the spec table."
+    return {"name": name, "ko": known.get("ko") or name, "desc": f"{desc} {note}".strip()}
+
+
+def list_aliases(tr: dict[str, Any], top_only: list[str]) -> dict[str, str]:
+    """Example-only top-level lists that stand for a table list the example lacks: the same
+    rows under another key (ka20005: table ``inds_min_pole_qry``, example
+    ``inds_dt_pole_qry``). Paired only when exactly one of each is left over."""
+    example = tr.get("example_response") or {}
+    extra = [k for k in top_only if isinstance(example.get(k), list)]
+    missing = [k for k in tr["response"]["lists"] if k not in example]
+    return {missing[0]: extra[0]} if len(extra) == 1 and len(missing) == 1 else {}
+
+
+def field_names(spec: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The Korean name and description of each wire name, from the first table that lists
+    it: what an example-only field is documented with."""
+    found: dict[str, dict[str, Any]] = {}
+    for section in spec["sections"].values():
+        for tr in section["trs"].values():
+            response = tr.get("response") or {}
+            rows = [f for block in response.get("lists", {}).values() for f in block]
+            for f in [*response.get("scalars", []), *rows]:
+                entry = {"ko": f.get("ko", ""), "desc": f.get("desc", "")}
+                found.setdefault(f["name"], entry)
+    return found
+
+
+FIELD_NAMES: dict[str, dict[str, Any]] = {}
 
 
 def collect(spec: dict[str, Any]) -> list[Model]:
     models: list[Model] = []
     names: set[str] = set()
+    FIELD_NAMES.update(field_names(spec))
     for section in SECTIONS:
         for api_id, tr in spec["sections"][section]["trs"].items():
             name = NAMES.get(api_id) or camel(tr["name_en"])
             if name in names:
                 raise ValueError(f"{api_id}: class name {name} is taken twice")
             names.add(name)
-            model = Model(api_id, name, section, tr)
-            taken = {"return_code", "return_msg", "raw", "api_id", "from_raw"}
-            model.scalars = build_attrs(api_id, tr["response"]["scalars"], taken)
-            meta = tr["response"].get("list_meta") or {}
-            for key, fields in tr["response"]["lists"].items():
-                if key in taken:
-                    raise ValueError(f"{api_id}: list {key!r} collides with a field")
-                taken.add(key)
-                row_doc = meta.get(key, {})
-                label = row_doc.get("ko", "")
-                if row_doc.get("desc"):
-                    label += f": {row_doc['desc']}"
-                row_name = f"{name}Row" if len(tr["response"]["lists"]) == 1 else name + camel(key)
-                model.lists.append(
-                    (key, row_name, build_attrs(api_id, fields, {"from_raw"}), label)
-                )
-            models.append(model)
+            models.append(collect_model(api_id, name, section, tr))
     return models
+
+
+def collect_model(api_id: str, name: str, section: str, tr: dict[str, Any]) -> Model:
+    """One response model: the table's fields plus what the official example adds."""
+    model = Model(api_id, name, section, tr)
+    top_only, item_only = example_only(tr)
+    aliases = list_aliases(tr, top_only)
+    extra_scalars = [example_field(n) for n in top_only if n not in aliases.values()]
+    taken = {"return_code", "return_msg", "raw", "api_id", "from_raw", "known_keys", "row_keys"}
+    model.scalars = build_attrs(api_id, tr["response"]["scalars"] + extra_scalars, taken)
+    meta = tr["response"].get("list_meta") or {}
+    lists = tr["response"]["lists"]
+    for key, fields in lists.items():
+        if key in taken:
+            raise ValueError(f"{api_id}: list {key!r} collides with a field")
+        taken.add(key)
+        row_doc = meta.get(key, {})
+        label = row_doc.get("ko", "")
+        if row_doc.get("desc"):
+            label += f": {row_doc['desc']}"
+        row_name = f"{name}Row" if len(lists) == 1 else name + camel(key)
+        extra = list(item_only.get(key, []))
+        if key in aliases:
+            # The fact base compares rows only under the table's key; read the example's
+            # rows under the alias for the fields they add.
+            table_names = {f["name"] for f in fields}
+            example_rows = (tr.get("example_response") or {}).get(aliases[key]) or []
+            for example_row in example_rows:
+                extra += [n for n in example_row if n not in table_names and n not in extra]
+        row_fields = fields + [example_field(n) for n in extra]
+        attrs = build_attrs(api_id, row_fields, {"from_raw", "known_keys"})
+        alias = [aliases[key]] if key in aliases else []
+        model.lists.append(ListBlock(key, row_name, attrs, label, alias))
+    return model
 
 
 def request_fields(model: Model) -> list[dict[str, Any]]:
@@ -409,19 +498,32 @@ def request_fields(model: Model) -> list[dict[str, Any]]:
 # --- rendering ----------------------------------------------------------------------------
 
 
-def mismatch_note(tr: dict[str, Any]) -> str:
-    mismatch = tr.get("spec_vs_example_mismatch") or {}
+def mismatch_note(model: Model) -> str:
+    mismatch = model.tr.get("spec_vs_example_mismatch") or {}
     notes = []
+    for block in model.lists:
+        for alias in block.aliases:
+            notes.append(
+                f"The spec table names the list ``{block.key}``, the official example sends "
+                f"``{alias}``: rows under either key are read into ``{block.key}`` (which "
+                "spelling the live server sends is not known)."
+            )
+    aliased = {alias for block in model.lists for alias in block.aliases}
     for key, value in mismatch.items():
         if key.startswith("example_only"):
             names = value if isinstance(value, list) else [n for v in value.values() for n in v]
-            notes.append(
-                "The official example also carries "
-                + ", ".join(f"``{n}``" for n in names)
-                + ", which the spec table lacks: read it from ``raw``."
-            )
+            names = [n for n in names if n not in aliased]
+            if names:
+                notes.append(
+                    "The official example also carries "
+                    + ", ".join(f"``{n}``" for n in names)
+                    + ", which the spec table lacks: decoded as well."
+                )
         elif key.startswith("spec_only"):
             names = value if isinstance(value, list) else [n for v in value.values() for n in v]
+            names = [n for n in names if n not in {b.key for b in model.lists if b.aliases}]
+            if not names:
+                continue
             listed = ", ".join(f"``{n}``" for n in names)
             them = "it" if len(names) == 1 else "them"
             notes.append(f"The official example lacks {listed}: expect {them} empty.")
@@ -471,7 +573,7 @@ def render_fields(attrs: list[Attr]) -> list[str]:
         annotation, default = TYPES[a.kind]
         lines += [f"    {a.attr}: {annotation} = {default}"]
         lines += docstring(a.doc, 4)
-        if a.kind == "price":
+        if a.kind in MARKED:
             lines += [f"    {a.attr}_dir: int = 0"]
             lines += docstring(f"Direction marker of ``{a.attr}``: +1 up, -1 down, 0 flat.", 4)
     return lines
@@ -485,7 +587,7 @@ def render_from_raw(attrs: list[Attr], extra: list[str | list[str]]) -> list[str
     args: list[str | list[str]] = list(extra)
     for a in attrs:
         args.append(f'{a.attr}=c.{a.kind}(raw, "{a.wire}")')
-        if a.kind == "price":
+        if a.kind in MARKED:
             args.append(f'{a.attr}_dir=c.direction(raw, "{a.wire}")')
     if not args:
         return [*lines, "        return cls()"]
@@ -499,44 +601,56 @@ def render_from_raw(attrs: list[Attr], extra: list[str | list[str]]) -> list[str
     return lines
 
 
+def render_keys(name: str, keys: list[str]) -> list[str]:
+    """A ClassVar of wire keys, laid out by the formatter later."""
+    listed = ", ".join(q(k) for k in sorted(set(keys)))
+    return [f"    {name}: ClassVar[frozenset[str]] = frozenset({{{listed}}})"]
+
+
 def render_response(model: Model) -> list[str]:
     tr = model.tr
     out: list[str] = []
-    for key, row_name, attrs, label in model.lists:
-        out += [f"class {row_name}(msgspec.Struct, frozen=True, kw_only=True, gc=False):"]
-        out += docstring(f"One row of ``{key}`` ({label}) in :class:`{model.name}`.", 4)
+    for block in model.lists:
+        out += [f"class {block.row_name}(msgspec.Struct, frozen=True, kw_only=True, gc=False):"]
+        out += docstring(f"One row of ``{block.key}`` ({block.label}) in :class:`{model.name}`.", 4)
         out.append("")
-        out += render_fields(attrs)
+        out += render_keys("known_keys", [a.wire for a in block.attrs])
+        out += docstring("The wire keys of a row this model reads; any other is reported.", 4)
+        out += render_fields(block.attrs)
         out.append("")
-        out += render_from_raw(attrs, [])
+        out += render_from_raw(block.attrs, [])
         out += ["", ""]
     out.append(f"class {model.name}(TRResponse, frozen=True, kw_only=True):")
     doc = f"{model.api_id} {tr['name_ko']}: {tr['name_en']}."
-    extra = " ".join(x for x in (tr.get("summary") or "", mismatch_note(tr)) if x)
+    extra = " ".join(x for x in (tr.get("summary") or "", mismatch_note(model)) if x)
     if extra:
         doc += PARA + extra
     out += docstring(doc, 4)
-    out += ["", f'    api_id: ClassVar[str] = "{model.api_id}"', ""]
+    out += ["", f'    api_id: ClassVar[str] = "{model.api_id}"']
+    top_keys = ["return_code", "return_msg", *(a.wire for a in model.scalars)]
+    for block in model.lists:
+        top_keys += [block.key, *block.aliases]
+    out += render_keys("known_keys", top_keys)
+    rows = ", ".join(
+        f"{q(key)}: {block.row_name}.known_keys"
+        for block in model.lists
+        for key in (block.key, *block.aliases)
+    )
+    out += [f"    row_keys: ClassVar[dict[str, frozenset[str]]] = {{{rows}}}", ""]
     out += render_fields(model.scalars)
-    for key, row_name, _, label in model.lists:
-        one = f"    {key}: list[{row_name}] = msgspec.field(default_factory=list)"
-        if width(one) <= LINE:
-            out.append(one)
-        else:
-            out += [
-                f"    {key}: list[{row_name}] = msgspec.field(",
-                "        default_factory=list",
-                "    )",
-            ]
-        out += docstring(f"{label or key}.", 4)
+    for block in model.lists:
+        key, row_name = block.key, block.row_name
+        out.append(f"    {key}: list[{row_name}] = msgspec.field(default_factory=list)")
+        out += docstring(f"{block.label or key}.", 4)
     out.append("")
     extra_args: list[str | list[str]] = [
         "return_code=c.return_code(raw)",
         'return_msg=c.text(raw, "return_msg")',
         "raw=raw",
     ]
-    for key, row_name, _, _ in model.lists:
-        extra_args.append(call(f"{key}=c.rows", ["raw", q(key), f"{row_name}.from_raw"], 12, ","))
+    for block in model.lists:
+        args = ["raw", q(block.key), f"{block.row_name}.from_raw", *map(q, block.aliases)]
+        extra_args.append(call(f"{block.key}=c.rows", args, 12, ","))
     out += render_from_raw(model.scalars, extra_args)
     return out
 
@@ -548,7 +662,7 @@ def render_module(section: str, models: list[Model]) -> str:
     title = SECTIONS[section][1]
     names = []
     for m in models:
-        names += [f"{m.name}Request", m.name, *(row for _, row, _, _ in m.lists)]
+        names += [f"{m.name}Request", m.name, *(block.row_name for block in m.lists)]
     lines = ['"""' + title + ": typed requests and responses.", "", HEADER, '"""', ""]
     lines += [
         "from __future__ import annotations",
@@ -572,7 +686,7 @@ def render_module(section: str, models: list[Model]) -> str:
         lines += ["", ""]
         lines += render_response(m)
     lines.append("")
-    return "\n".join(lines)
+    return format_source("\n".join(lines))
 
 
 def render_tr(models: list[Model]) -> str:

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Generator
 from typing import Any, Generic, TypeVar
 
 from ..errors import InvalidStockCodeError
-from ..models._convert import ResponseDecodeError, TRRequest, TRResponse
+from ..models._convert import ResponseDecodeError, TRRequest, TRResponse, UnknownFields
 from ..rest import Pager, Response, RestSession
 
 __all__ = ["TRGroup", "TypedPager", "check_stock_code", "decode"]
@@ -48,13 +48,16 @@ def check_stock_code(api_id: str, code: object, *, suffix_allowed: bool) -> str:
     return code
 
 
-def decode(model: type[ModelT], response: Response) -> ModelT:
+def decode(model: type[ModelT], response: Response, unknown: UnknownFields) -> ModelT:
     """The typed model of one answer; a field that is not what the spec promises raises
-    :class:`ResponseDecodeError` naming the TR and the field."""
+    :class:`ResponseDecodeError` naming the TR and the field. Keys the model does not know
+    are counted in ``unknown`` (they stay in ``.raw``)."""
     try:
-        return model.from_raw(response.body)
+        typed = model.from_raw(response.body)
     except ResponseDecodeError as exc:
         raise exc.for_tr(response.api_id) from None
+    unknown.record(model, response.body)
+    return typed
 
 
 class TypedPager(Generic[ModelT]):
@@ -103,7 +106,7 @@ class TypedPager(Generic[ModelT]):
 
     async def _walk(self) -> AsyncIterator[ModelT]:
         async for response in self.pager:
-            yield decode(self._model, response)
+            yield decode(self._model, response, self.pager.session.stats.unknown)
 
 
 class TRGroup:
@@ -117,7 +120,7 @@ class TRGroup:
 
     async def _call(self, request: TRRequest, model: type[ModelT]) -> ModelT:
         response = await self.rest.call(request.api_id, request.to_body())
-        return decode(model, response)
+        return decode(model, response, self.rest.stats.unknown)
 
     def _paginate(
         self,

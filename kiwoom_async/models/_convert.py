@@ -6,6 +6,8 @@ only declare fields; the behaviour they share lives here so it is written once.
 
 from __future__ import annotations
 
+import logging
+from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, NamedTuple, Self, TypeAlias, TypeVar
 
@@ -13,6 +15,8 @@ import msgspec
 
 from kiwoom_async.errors import KiwoomValidationError, MalformedValueError, UnknownTRError
 from kiwoom_async.models import numbers
+
+log = logging.getLogger("kiwoom_async.models")
 
 RowT = TypeVar("RowT")
 
@@ -22,17 +26,20 @@ __all__ = [
     "ResponseDecodeError",
     "TRRequest",
     "TRResponse",
+    "UnknownFields",
     "build_request",
     "code",
     "decode_response",
     "direction",
     "index",
+    "index_price",
     "integer",
     "number",
     "price",
     "return_code",
     "rows",
     "text",
+    "unknown_keys",
 ]
 
 
@@ -120,7 +127,10 @@ class ResponseDecodeError(MalformedValueError):
 
 
 def _shown(value: object) -> str:
-    text = repr(value)
+    try:
+        text = repr(value)
+    except ValueError:  # an int past Python's conversion limit, or something holding one
+        return f"<unprintable {type(value).__name__}>"
     return text if len(text) <= 80 else f"{text[:77]}... ({len(text)} characters)"
 
 
@@ -135,6 +145,11 @@ class TRResponse(msgspec.Struct, frozen=True, kw_only=True):
     """Envelope message from the server."""
     raw: dict[str, Any] = msgspec.field(default_factory=dict)
     """The whole decoded body, including fields the model does not declare."""
+
+    known_keys: ClassVar[frozenset[str] | None] = None
+    """The top-level wire keys this model reads (None: not tracked)."""
+    row_keys: ClassVar[Mapping[str, frozenset[str]]] = {}
+    """Per list key (and its aliases): the wire keys of a row this model reads."""
 
     @classmethod
     def from_raw(cls, raw: dict[str, Any]) -> Self:
@@ -152,10 +167,16 @@ def _string(raw: Mapping[str, Any], key: str) -> str:
         return ""
     if isinstance(value, str):
         return value
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
+    if isinstance(value, float) or (
+        isinstance(value, int) and not isinstance(value, bool) and -_MAX_INT < value < _MAX_INT
+    ):
         # Some peers see numbers where the spec promises strings.
         return str(value)
     raise ResponseDecodeError(key, value, "expected a string")
+
+
+# Beyond any field, and below Python's limit on int-to-text conversion.
+_MAX_INT = 10**numbers.MAX_NUMBER_LENGTH
 
 
 def text(raw: Mapping[str, Any], key: str) -> str:
@@ -215,19 +236,91 @@ def return_code(raw: Mapping[str, Any]) -> int:
     value = raw.get("return_code", 0)
     if isinstance(value, int) and not isinstance(value, bool):
         return value
-    if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
-        return int(value)
+    if isinstance(value, str):
+        text = value.strip()
+        # ASCII digits only, one optional sign, bounded: isdigit() also admits "²".
+        digits = text[1:] if text[:1] in ("+", "-") else text
+        if digits.isascii() and digits.isdigit() and len(digits) <= numbers.MAX_NUMBER_LENGTH:
+            return int(text)
     raise ResponseDecodeError("return_code", value, "not a whole number")
 
 
-def rows(raw: Mapping[str, Any], key: str, row: Callable[[dict[str, Any]], RowT]) -> list[RowT]:
-    """A list block, each element built by ``row``; missing or empty reads as no rows."""
+def index_price(raw: Mapping[str, Any], key: str) -> float | None:
+    """An index level (x 100 on the wire): like a price, its +/- is a direction marker, since
+    an index cannot be negative (``"-239417"`` -> 2394.17, direction -1)."""
+    value = index(raw, key)
+    return None if value is None else abs(value)
+
+
+def rows(
+    raw: Mapping[str, Any], key: str, row: Callable[[dict[str, Any]], RowT], *aliases: str
+) -> list[RowT]:
+    """A list block, each element built by ``row``; missing or empty reads as no rows.
+    ``aliases``: other keys the same rows are known to arrive under, read when ``key`` is
+    absent."""
     value = raw.get(key)
+    if value is None:
+        for alias in aliases:
+            value = raw.get(alias)
+            if value is not None:
+                key = alias
+                break
     if value is None or value == "":
         return []
     if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
         raise ResponseDecodeError(key, value, "expected a list of objects")
     return [row(item) for item in value]
+
+
+# --- keys no model knows ----------------------------------------------------------------
+
+
+def unknown_keys(model: type[TRResponse], raw: Mapping[str, Any]) -> list[str]:
+    """The keys of ``raw`` that ``model`` does not read: top-level ones as they are, row keys
+    as ``list_key[].key``. They stay in ``raw``; this only names them."""
+    known = model.known_keys
+    if known is None:
+        return []
+    found = [key for key in raw if key not in known]
+    for list_key, row_known in model.row_keys.items():
+        block = raw.get(list_key)
+        if not isinstance(block, list):
+            continue
+        seen: set[str] = set()
+        for item in block:
+            if isinstance(item, dict) and not row_known.issuperset(item):
+                for key in item:
+                    if key not in row_known and key not in seen:
+                        seen.add(key)
+                        found.append(f"{list_key}[].{key}")
+    return found
+
+
+class UnknownFields:
+    """Counts, per (TR, key), the keys typed models met and do not know, and logs each at
+    WARNING the first time this process sees it: a change on the server's side shows the
+    day it happens."""
+
+    _logged: ClassVar[set[tuple[str, str]]] = set()
+
+    def __init__(self) -> None:
+        self.counts: Counter[tuple[str, str]] = Counter()
+
+    def __repr__(self) -> str:
+        return f"<UnknownFields {dict(self.counts)}>"
+
+    def record(self, model: type[TRResponse], raw: Mapping[str, Any]) -> None:
+        for key in unknown_keys(model, raw):
+            where = (model.api_id, key)
+            self.counts[where] += 1
+            if where not in self._logged:
+                self._logged.add(where)
+                log.warning(
+                    "%s: the server sent %r, which the typed model does not know; it is kept "
+                    "in .raw",
+                    model.api_id,
+                    key,
+                )
 
 
 # --- entry points (the registries live in tr.py) ------------------------------------------
@@ -240,7 +333,10 @@ def decode_response(models: Mapping[str, type[TRResponse]], api_id: str, body: B
     model = models.get(api_id)
     if model is None:
         raise UnknownTRError(api_id)
-    decoded: object = msgspec.json.decode(body) if isinstance(body, (bytes, str)) else body
+    try:
+        decoded: object = msgspec.json.decode(body) if isinstance(body, (bytes, str)) else body
+    except (msgspec.DecodeError, RecursionError, UnicodeError) as exc:
+        raise ResponseDecodeError("<body>", _shown(body), f"not JSON ({exc})", api_id) from None
     if isinstance(decoded, Mapping) and not isinstance(decoded, dict):
         decoded = dict(decoded)
     if not isinstance(decoded, dict):

@@ -120,6 +120,8 @@ class AccountNumberLookup(TRResponse, frozen=True, kw_only=True):
     """
 
     api_id: ClassVar[str] = "ka00001"
+    known_keys: ClassVar[frozenset[str]] = frozenset({"acctNo", "return_code", "return_msg"})
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {}
 
     acctNo: str = ""
     """계좌번호: account number."""
@@ -147,6 +149,21 @@ class DailyBalanceReturnRequest(TRRequest, frozen=True, kw_only=True):
 class DailyBalanceReturnRow(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """One row of ``day_bal_rt`` (일별잔고수익률) in :class:`DailyBalanceReturn`."""
 
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "buy_uv",
+            "buy_wght",
+            "cur_prc",
+            "evlt_amt",
+            "evlt_wght",
+            "evltv_prft",
+            "prft_rt",
+            "rmnd_qty",
+            "stk_cd",
+            "stk_nm",
+        }
+    )
+    """The wire keys of a row this model reads; any other is reported."""
     cur_prc: int | None = None
     """현재가: current (last) price."""
     cur_prc_dir: int = 0
@@ -197,6 +214,22 @@ class DailyBalanceReturn(TRResponse, frozen=True, kw_only=True):
     """
 
     api_id: ClassVar[str] = "ka01690"
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "buy_wght",
+            "day_bal_rt",
+            "day_stk_asst",
+            "dbst_bal",
+            "dt",
+            "return_code",
+            "return_msg",
+            "tot_buy_amt",
+            "tot_evlt_amt",
+            "tot_evltv_prft",
+            "tot_prft_rt",
+        }
+    )
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {"day_bal_rt": DailyBalanceReturnRow.known_keys}
 
     dt: str = ""
     """일자: date (YYYYMMDD)."""
@@ -258,6 +291,25 @@ class RealizedPnlByStockOnDateRow(msgspec.Struct, frozen=True, kw_only=True, gc=
     :class:`RealizedPnlByStockOnDate`.
     """
 
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "buy_uv",
+            "cntr_pric",
+            "cntr_qty",
+            "crd_tp",
+            "loan_dt",
+            "pl_rt",
+            "stk_cd",
+            "stk_cd_1",
+            "stk_nm",
+            "tdy_sel_pl",
+            "tdy_sel_pl_1",
+            "tdy_trde_cmsn",
+            "tdy_trde_tax",
+            "wthd_alowa",
+        }
+    )
+    """The wire keys of a row this model reads; any other is reported."""
     stk_nm: str = ""
     """종목명: stock name."""
     cntr_qty: int | None = None
@@ -314,6 +366,12 @@ class RealizedPnlByStockOnDate(TRResponse, frozen=True, kw_only=True):
     """ka10072 일자별종목별실현손익요청_일자: realized P/L by date and stock (single date)."""
 
     api_id: ClassVar[str] = "ka10072"
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {"dt_stk_div_rlzt_pl", "return_code", "return_msg"}
+    )
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {
+        "dt_stk_div_rlzt_pl": RealizedPnlByStockOnDateRow.known_keys
+    }
 
     dt_stk_div_rlzt_pl: list[RealizedPnlByStockOnDateRow] = msgspec.field(default_factory=list)
     """일자별종목별실현손익."""
@@ -357,6 +415,25 @@ class RealizedPnlByStockForPeriodRow(msgspec.Struct, frozen=True, kw_only=True, 
     :class:`RealizedPnlByStockForPeriod`.
     """
 
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "buy_uv",
+            "cntr_pric",
+            "cntr_qty",
+            "crd_tp",
+            "dt",
+            "loan_dt",
+            "pl_rt",
+            "stk_cd",
+            "stk_nm",
+            "tdy_htssel_cmsn",
+            "tdy_sel_pl",
+            "tdy_trde_cmsn",
+            "tdy_trde_tax",
+            "wthd_alowa",
+        }
+    )
+    """The wire keys of a row this model reads; any other is reported."""
     dt: str = ""
     """일자: date (YYYYMMDD)."""
     tdy_htssel_cmsn: str = ""
@@ -413,6 +490,12 @@ class RealizedPnlByStockForPeriod(TRResponse, frozen=True, kw_only=True):
     """ka10073 일자별종목별실현손익요청_기간: realized P/L by date and stock (period)."""
 
     api_id: ClassVar[str] = "ka10073"
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {"dt_stk_rlzt_pl", "return_code", "return_msg"}
+    )
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {
+        "dt_stk_rlzt_pl": RealizedPnlByStockForPeriodRow.known_keys
+    }
 
     dt_stk_rlzt_pl: list[RealizedPnlByStockForPeriodRow] = msgspec.field(default_factory=list)
     """일자별종목별실현손익."""
@@ -446,6 +529,10 @@ class RealizedPnlByDateRequest(TRRequest, frozen=True, kw_only=True):
 class RealizedPnlByDateRow(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """One row of ``dt_rlzt_pl`` (일자별실현손익) in :class:`RealizedPnlByDate`."""
 
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {"buy_amt", "dt", "sell_amt", "tdy_sel_pl", "tdy_trde_cmsn", "tdy_trde_tax"}
+    )
+    """The wire keys of a row this model reads; any other is reported."""
     dt: str = ""
     """일자: date (YYYYMMDD)."""
     buy_amt: int | None = None
@@ -475,6 +562,19 @@ class RealizedPnlByDate(TRResponse, frozen=True, kw_only=True):
     """ka10074 일자별실현손익요청: realized P/L by date."""
 
     api_id: ClassVar[str] = "ka10074"
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "dt_rlzt_pl",
+            "return_code",
+            "return_msg",
+            "rlzt_pl",
+            "tot_buy_amt",
+            "tot_sell_amt",
+            "trde_cmsn",
+            "trde_tax",
+        }
+    )
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {"dt_rlzt_pl": RealizedPnlByDateRow.known_keys}
 
     tot_buy_amt: int | None = None
     """총매수금액 (KRW)."""
@@ -531,6 +631,41 @@ class UnfilledOrdersRequest(TRRequest, frozen=True, kw_only=True):
 class UnfilledOrdersRow(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """One row of ``oso`` (미체결: unfilled order rows) in :class:`UnfilledOrders`."""
 
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "acnt_no",
+            "buy_bid",
+            "cntr_no",
+            "cntr_pric",
+            "cntr_qty",
+            "cntr_tot_amt",
+            "cur_prc",
+            "ind_invsr",
+            "io_tp_nm",
+            "mang_empno",
+            "ord_no",
+            "ord_pric",
+            "ord_qty",
+            "ord_stt",
+            "orig_ord_no",
+            "oso_qty",
+            "sel_bid",
+            "sor_yn",
+            "stex_tp",
+            "stex_tp_txt",
+            "stk_cd",
+            "stk_nm",
+            "stop_pric",
+            "tdy_trde_cmsn",
+            "tdy_trde_tax",
+            "tm",
+            "trde_tp",
+            "tsk_tp",
+            "unit_cntr_pric",
+            "unit_cntr_qty",
+        }
+    )
+    """The wire keys of a row this model reads; any other is reported."""
     acnt_no: str = ""
     """계좌번호: account number."""
     ord_no: str = ""
@@ -657,6 +792,8 @@ class UnfilledOrders(TRResponse, frozen=True, kw_only=True):
     """
 
     api_id: ClassVar[str] = "ka10075"
+    known_keys: ClassVar[frozenset[str]] = frozenset({"oso", "return_code", "return_msg"})
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {"oso": UnfilledOrdersRow.known_keys}
 
     oso: list[UnfilledOrdersRow] = msgspec.field(default_factory=list)
     """미체결: unfilled order rows."""
@@ -702,6 +839,30 @@ class ExecutionsRequest(TRRequest, frozen=True, kw_only=True):
 class ExecutionsRow(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """One row of ``cntr`` (체결: execution rows) in :class:`Executions`."""
 
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "cntr_pric",
+            "cntr_qty",
+            "io_tp_nm",
+            "ord_no",
+            "ord_pric",
+            "ord_qty",
+            "ord_stt",
+            "ord_tm",
+            "orig_ord_no",
+            "oso_qty",
+            "sor_yn",
+            "stex_tp",
+            "stex_tp_txt",
+            "stk_cd",
+            "stk_nm",
+            "stop_pric",
+            "tdy_trde_cmsn",
+            "tdy_trde_tax",
+            "trde_tp",
+        }
+    )
+    """The wire keys of a row this model reads; any other is reported."""
     ord_no: str = ""
     """주문번호: order number."""
     stk_nm: str = ""
@@ -783,6 +944,8 @@ class Executions(TRResponse, frozen=True, kw_only=True):
     """
 
     api_id: ClassVar[str] = "ka10076"
+    known_keys: ClassVar[frozenset[str]] = frozenset({"cntr", "return_code", "return_msg"})
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {"cntr": ExecutionsRow.known_keys}
 
     cntr: list[ExecutionsRow] = msgspec.field(default_factory=list)
     """체결: execution rows."""
@@ -810,6 +973,20 @@ class TodayRealizedPnlDetailRequest(TRRequest, frozen=True, kw_only=True):
 class TodayRealizedPnlDetailRow(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """One row of ``tdy_rlzt_pl_dtl`` (당일실현손익상세) in :class:`TodayRealizedPnlDetail`."""
 
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "buy_uv",
+            "cntr_pric",
+            "cntr_qty",
+            "pl_rt",
+            "stk_cd",
+            "stk_nm",
+            "tdy_sel_pl",
+            "tdy_trde_cmsn",
+            "tdy_trde_tax",
+        }
+    )
+    """The wire keys of a row this model reads; any other is reported."""
     stk_nm: str = ""
     """종목명: stock name."""
     cntr_qty: int | None = None
@@ -851,6 +1028,12 @@ class TodayRealizedPnlDetail(TRResponse, frozen=True, kw_only=True):
     """ka10077 당일실현손익상세요청: today realized P/L detail."""
 
     api_id: ClassVar[str] = "ka10077"
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {"return_code", "return_msg", "tdy_rlzt_pl", "tdy_rlzt_pl_dtl"}
+    )
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {
+        "tdy_rlzt_pl_dtl": TodayRealizedPnlDetailRow.known_keys
+    }
 
     tdy_rlzt_pl: int | None = None
     """당일실현손익 (KRW)."""
@@ -883,6 +1066,28 @@ class AccountReturnRequest(TRRequest, frozen=True, kw_only=True):
 class AccountReturnRow(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """One row of ``acnt_prft_rt`` (계좌수익률) in :class:`AccountReturn`."""
 
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "clrn_alow_qty",
+            "crd_amt",
+            "crd_int",
+            "crd_tp",
+            "cur_prc",
+            "dt",
+            "expr_dt",
+            "loan_dt",
+            "pur_amt",
+            "pur_pric",
+            "rmnd_qty",
+            "setl_remn",
+            "stk_cd",
+            "stk_nm",
+            "tdy_sel_pl",
+            "tdy_trde_cmsn",
+            "tdy_trde_tax",
+        }
+    )
+    """The wire keys of a row this model reads; any other is reported."""
     dt: str = ""
     """일자: date (YYYYMMDD)."""
     stk_cd: str = ""
@@ -951,6 +1156,8 @@ class AccountReturn(TRResponse, frozen=True, kw_only=True):
     """ka10085 계좌수익률요청: account return."""
 
     api_id: ClassVar[str] = "ka10085"
+    known_keys: ClassVar[frozenset[str]] = frozenset({"acnt_prft_rt", "return_code", "return_msg"})
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {"acnt_prft_rt": AccountReturnRow.known_keys}
 
     acnt_prft_rt: list[AccountReturnRow] = msgspec.field(default_factory=list)
     """계좌수익률."""
@@ -978,6 +1185,26 @@ class UnfilledSplitOrderDetailRequest(TRRequest, frozen=True, kw_only=True):
 class UnfilledSplitOrderDetailRow(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """One row of ``osop`` (미체결분할주문리스트) in :class:`UnfilledSplitOrderDetail`."""
 
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "acnt_no",
+            "cntr_qty",
+            "cur_prc",
+            "io_tp_nm",
+            "ord_no",
+            "ord_pric",
+            "ord_qty",
+            "ord_stt",
+            "osop_qty",
+            "sell_tp",
+            "stex_tp",
+            "stex_tp_txt",
+            "stk_cd",
+            "stk_nm",
+            "trde_tp",
+        }
+    )
+    """The wire keys of a row this model reads; any other is reported."""
     stk_cd: str = ""
     """종목코드: stock code."""
     stk_nm: str = ""
@@ -1010,6 +1237,8 @@ class UnfilledSplitOrderDetailRow(msgspec.Struct, frozen=True, kw_only=True, gc=
     """거래소구분: exchange type code. Codes: 0 = combined (KRX+NXT) (통합); 1 = KRX; 2 = NXT."""
     stex_tp_txt: str = ""
     """거래소구분텍스트: exchange text."""
+    acnt_no: str = ""
+    """계좌번호: account number In the official example, not in the spec table."""
 
     @classmethod
     def from_raw(cls, raw: dict[str, Any]) -> Self:
@@ -1030,17 +1259,19 @@ class UnfilledSplitOrderDetailRow(msgspec.Struct, frozen=True, kw_only=True, gc=
             cur_prc_dir=c.direction(raw, "cur_prc"),
             stex_tp=c.text(raw, "stex_tp"),
             stex_tp_txt=c.text(raw, "stex_tp_txt"),
+            acnt_no=c.text(raw, "acnt_no"),
         )
 
 
 class UnfilledSplitOrderDetail(TRResponse, frozen=True, kw_only=True):
     """ka10088 미체결 분할주문 상세: unfilled split-order detail.
 
-    The official example also carries ``acnt_no``, which the spec table lacks: read it from
-    ``raw``.
+    The official example also carries ``acnt_no``, which the spec table lacks: decoded as well.
     """
 
     api_id: ClassVar[str] = "ka10088"
+    known_keys: ClassVar[frozenset[str]] = frozenset({"osop", "return_code", "return_msg"})
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {"osop": UnfilledSplitOrderDetailRow.known_keys}
 
     osop: list[UnfilledSplitOrderDetailRow] = msgspec.field(default_factory=list)
     """미체결분할주문리스트."""
@@ -1084,6 +1315,22 @@ class TodayTradingJournalRequest(TRRequest, frozen=True, kw_only=True):
 class TodayTradingJournalRow(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """One row of ``tdy_trde_diary`` (당일매매일지) in :class:`TodayTradingJournal`."""
 
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "buy_amt",
+            "buy_avg_pric",
+            "buy_qty",
+            "cmsn_alm_tax",
+            "pl_amt",
+            "prft_rt",
+            "sel_avg_pric",
+            "sell_amt",
+            "sell_qty",
+            "stk_cd",
+            "stk_nm",
+        }
+    )
+    """The wire keys of a row this model reads; any other is reported."""
     stk_nm: str = ""
     """종목명: stock name."""
     buy_avg_pric: int | None = None
@@ -1134,6 +1381,22 @@ class TodayTradingJournal(TRResponse, frozen=True, kw_only=True):
     """ka10170 당일매매일지요청: today trading journal."""
 
     api_id: ClassVar[str] = "ka10170"
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "return_code",
+            "return_msg",
+            "tdy_trde_diary",
+            "tot_buy_amt",
+            "tot_cmsn_tax",
+            "tot_exct_amt",
+            "tot_pl_amt",
+            "tot_prft_rt",
+            "tot_sell_amt",
+        }
+    )
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {
+        "tdy_trde_diary": TodayTradingJournalRow.known_keys
+    }
 
     tot_sell_amt: int | None = None
     """총매도금액 (KRW)."""
@@ -1183,6 +1446,25 @@ class DepositDetailRow(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     :class:`DepositDetail`.
     """
 
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "crnc_cd",
+            "d1_fx_entr",
+            "d2_fx_entr",
+            "d3_fx_entr",
+            "d4_fx_entr",
+            "dly_amt",
+            "fc_ch_uncla",
+            "fc_krw_repl_evlta",
+            "fc_trst_profa",
+            "fc_uncla",
+            "fx_entr",
+            "ord_alow_amt_entr",
+            "pymn_alow_amt",
+            "pymn_alow_amt_entr",
+        }
+    )
+    """The wire keys of a row this model reads; any other is reported."""
     crnc_cd: str = ""
     """통화코드."""
     fx_entr: int | None = None
@@ -1239,6 +1521,83 @@ class DepositDetail(TRResponse, frozen=True, kw_only=True):
     """
 
     api_id: ClassVar[str] = "kt00001"
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "100stk_ord_alow_amt",
+            "20stk_ord_alow_amt",
+            "30stk_ord_alow_amt",
+            "40stk_ord_alow_amt",
+            "50stk_ord_alow_amt",
+            "60stk_ord_alow_amt",
+            "add_grnt_ch",
+            "add_grnt_repl",
+            "bncr_buy_alowa",
+            "bncr_profa_ch",
+            "bncr_remn_repl_evlta",
+            "ch_uncla",
+            "ch_uncla_dlfe",
+            "ch_uncla_tot",
+            "chck_ina_amt",
+            "crd_grnt_ch",
+            "crd_grnt_repl",
+            "crd_grnt_rt",
+            "crd_grnt_ruse",
+            "crd_grnta_ch",
+            "crd_grnta_repl",
+            "crd_int_npay",
+            "crd_ls_rght_frcs_amt",
+            "crd_set_grnta",
+            "d1_buy_exct_amt",
+            "d1_entra",
+            "d1_out_rep_mor",
+            "d1_pymn_alow_amt",
+            "d1_sel_exct_amt",
+            "d1_slby_exct_amt",
+            "d2_buy_exct_amt",
+            "d2_entra",
+            "d2_out_rep_mor",
+            "d2_pymn_alow_amt",
+            "d2_sel_exct_amt",
+            "d2_slby_exct_amt",
+            "dpst_grntl_remn",
+            "elwdpst_evlta",
+            "entr",
+            "etc_chck_ina_amt",
+            "etc_loan_tot",
+            "etc_loana",
+            "etc_loana_dlfe",
+            "etc_profa",
+            "fc_stk_krw_repl_set_amt",
+            "int_npay_amt_dlfe",
+            "int_npay_amt_tot",
+            "knx_asset_evltv",
+            "loan_remn_evlt_amt",
+            "loan_sum",
+            "ls_sum",
+            "lvlh_join_amt",
+            "lvlh_trns_alowa",
+            "mdstrm_usfe",
+            "min_ord_alow_yn",
+            "nrpy_loan",
+            "nxdy_bncr_sell_exct",
+            "ord_alow_amt",
+            "profa_ch",
+            "profa_repl",
+            "pymn_alow_amt",
+            "remn_repl_evlta",
+            "repl_amt",
+            "return_code",
+            "return_msg",
+            "rght_repl_amt",
+            "sell_grntl_remn",
+            "shrts_prica",
+            "stk_entr_prst",
+            "trst_remn_repl_evlta",
+            "uncl_stk_amt",
+            "wrap_pymn_alow_amt",
+        }
+    )
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {"stk_entr_prst": DepositDetailRow.known_keys}
 
     entr: int | None = None
     """예수금: deposit (cash) (KRW)."""
@@ -1481,6 +1840,19 @@ class DailyEstimatedDepositedAssetsRow(msgspec.Struct, frozen=True, kw_only=True
     :class:`DailyEstimatedDepositedAssets`.
     """
 
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "crd_loan",
+            "dt",
+            "entr",
+            "grnt_use_amt",
+            "ls_grnt",
+            "prsm_dpst_aset_amt",
+            "prsm_dpst_aset_amt_bncr_skip",
+            "repl_amt",
+        }
+    )
+    """The wire keys of a row this model reads; any other is reported."""
     dt: str = ""
     """일자: date (YYYYMMDD)."""
     entr: int | None = None
@@ -1516,6 +1888,12 @@ class DailyEstimatedDepositedAssets(TRResponse, frozen=True, kw_only=True):
     """kt00002 일별추정예탁자산현황요청: daily estimated deposited assets."""
 
     api_id: ClassVar[str] = "kt00002"
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {"daly_prsm_dpst_aset_amt_prst", "return_code", "return_msg"}
+    )
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {
+        "daly_prsm_dpst_aset_amt_prst": DailyEstimatedDepositedAssetsRow.known_keys
+    }
 
     daly_prsm_dpst_aset_amt_prst: list[DailyEstimatedDepositedAssetsRow] = msgspec.field(
         default_factory=list
@@ -1554,6 +1932,10 @@ class EstimatedAssets(TRResponse, frozen=True, kw_only=True):
     """kt00003 추정자산조회요청: estimated assets."""
 
     api_id: ClassVar[str] = "kt00003"
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {"prsm_dpst_aset_amt", "return_code", "return_msg"}
+    )
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {}
 
     prsm_dpst_aset_amt: int | None = None
     """추정예탁자산: estimated deposited assets (KRW)."""
@@ -1593,6 +1975,26 @@ class AccountEvaluationStatusRow(msgspec.Struct, frozen=True, kw_only=True, gc=F
     :class:`AccountEvaluationStatus`.
     """
 
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "avg_prc",
+            "cur_prc",
+            "evlt_amt",
+            "loan_dt",
+            "pl_amt",
+            "pl_rt",
+            "pred_buyq",
+            "pred_sellq",
+            "pur_amt",
+            "rmnd_qty",
+            "setl_remn",
+            "stk_cd",
+            "stk_nm",
+            "tdy_buyq",
+            "tdy_sellq",
+        }
+    )
+    """The wire keys of a row this model reads; any other is reported."""
     stk_cd: str = ""
     """종목코드: stock code."""
     stk_nm: str = ""
@@ -1658,6 +2060,34 @@ class AccountEvaluationStatus(TRResponse, frozen=True, kw_only=True):
     """
 
     api_id: ClassVar[str] = "kt00004"
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "acnt_nm",
+            "aset_evlt_amt",
+            "brch_nm",
+            "d2_entra",
+            "entr",
+            "invt_bsamt",
+            "lspft",
+            "lspft2",
+            "lspft_amt",
+            "lspft_ratio",
+            "lspft_rt",
+            "prsm_dpst_aset_amt",
+            "return_code",
+            "return_msg",
+            "stk_acnt_evlt_prst",
+            "tdy_lspft",
+            "tdy_lspft_amt",
+            "tdy_lspft_rt",
+            "tot_est_amt",
+            "tot_grnt_sella",
+            "tot_pur_amt",
+        }
+    )
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {
+        "stk_acnt_evlt_prst": AccountEvaluationStatusRow.known_keys
+    }
 
     acnt_nm: str = ""
     """계좌명: account name."""
@@ -1747,6 +2177,24 @@ class ExecutionBalanceRequest(TRRequest, frozen=True, kw_only=True):
 class ExecutionBalanceRow(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """One row of ``stk_cntr_remn`` (종목별체결잔고) in :class:`ExecutionBalance`."""
 
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "buy_uv",
+            "crd_tp",
+            "cur_prc",
+            "cur_qty",
+            "evlt_amt",
+            "evltv_prft",
+            "expr_dt",
+            "loan_dt",
+            "pl_rt",
+            "pur_amt",
+            "setl_remn",
+            "stk_cd",
+            "stk_nm",
+        }
+    )
+    """The wire keys of a row this model reads; any other is reported."""
     crd_tp: str = ""
     """신용구분: credit type."""
     loan_dt: str = ""
@@ -1803,6 +2251,46 @@ class ExecutionBalance(TRResponse, frozen=True, kw_only=True):
     """kt00005 체결잔고요청: execution balance."""
 
     api_id: ClassVar[str] = "kt00005"
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "100ord_alow_amt",
+            "20ord_alow_amt",
+            "30ord_alow_amt",
+            "40ord_alow_amt",
+            "50ord_alow_amt",
+            "60ord_alow_amt",
+            "ch_uncla",
+            "crd_grnt_rt",
+            "crd_int_npay_gold",
+            "crd_loan_ls_tot",
+            "crd_loan_tot",
+            "dpst_grnt_use_amt_amt",
+            "entr",
+            "entr_d1",
+            "entr_d2",
+            "etc_loana",
+            "evlt_amt_tot",
+            "grnt_loan_amt",
+            "nrpy_loan",
+            "ord_alowa",
+            "profa_ch",
+            "pymn_alow_amt",
+            "repl_amt",
+            "repl_profa",
+            "return_code",
+            "return_msg",
+            "rght_repl_amt",
+            "stk_buy_tot_amt",
+            "stk_cntr_remn",
+            "tot_pl_rt",
+            "tot_pl_tot",
+            "tot_re_buy_alowa",
+            "uncl_stk_amt",
+        }
+    )
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {
+        "stk_cntr_remn": ExecutionBalanceRow.known_keys
+    }
 
     entr: int | None = None
     """예수금: deposit (cash) (KRW)."""
@@ -1952,6 +2440,33 @@ class AccountOrderExecutionDetailRow(msgspec.Struct, frozen=True, kw_only=True, 
     :class:`AccountOrderExecutionDetail`.
     """
 
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "acpt_tp",
+            "cnfm_qty",
+            "cnfm_tm",
+            "cntr_qty",
+            "cntr_uv",
+            "comm_ord_tp",
+            "cond_uv",
+            "crd_tp",
+            "dmst_stex_tp",
+            "io_tp_nm",
+            "loan_dt",
+            "mdfy_cncl",
+            "ord_no",
+            "ord_qty",
+            "ord_remnq",
+            "ord_tm",
+            "ord_uv",
+            "ori_ord",
+            "rsrv_tp",
+            "stk_cd",
+            "stk_nm",
+            "trde_tp",
+        }
+    )
+    """The wire keys of a row this model reads; any other is reported."""
     ord_no: str = ""
     """주문번호: order number."""
     stk_cd: str = ""
@@ -2038,6 +2553,12 @@ class AccountOrderExecutionDetail(TRResponse, frozen=True, kw_only=True):
     """kt00007 계좌별주문체결내역상세요청: order/execution detail by account."""
 
     api_id: ClassVar[str] = "kt00007"
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {"acnt_ord_cntr_prps_dtl", "return_code", "return_msg"}
+    )
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {
+        "acnt_ord_cntr_prps_dtl": AccountOrderExecutionDetailRow.known_keys
+    }
 
     acnt_ord_cntr_prps_dtl: list[AccountOrderExecutionDetailRow] = msgspec.field(
         default_factory=list
@@ -2073,6 +2594,26 @@ class NextDaySettlementScheduleRow(msgspec.Struct, frozen=True, kw_only=True, gc
     :class:`NextDaySettlementSchedule`.
     """
 
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "cmsn",
+            "crd_tp",
+            "engg_amt",
+            "exct_amt",
+            "incm_tax",
+            "loan_dt",
+            "qty",
+            "resi_tax",
+            "rstx",
+            "sell_tp",
+            "seq",
+            "stk_cd",
+            "stk_nm",
+            "trde_tax",
+            "unp",
+        }
+    )
+    """The wire keys of a row this model reads; any other is reported."""
     seq: str = ""
     """일련번호."""
     stk_cd: str = ""
@@ -2132,6 +2673,20 @@ class NextDaySettlementSchedule(TRResponse, frozen=True, kw_only=True):
     """kt00008 계좌별익일결제예정내역요청: next-day settlement schedule."""
 
     api_id: ClassVar[str] = "kt00008"
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "acnt_nxdy_setl_frcs_prps_array",
+            "buy_amt_sum",
+            "return_code",
+            "return_msg",
+            "sell_amt_sum",
+            "setl_dt",
+            "trde_dt",
+        }
+    )
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {
+        "acnt_nxdy_setl_frcs_prps_array": NextDaySettlementScheduleRow.known_keys
+    }
 
     trde_dt: str = ""
     """매매일자 (YYYYMMDD)."""
@@ -2213,6 +2768,33 @@ class AccountOrderExecutionStatusRow(msgspec.Struct, frozen=True, kw_only=True, 
     :class:`AccountOrderExecutionStatus`.
     """
 
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "acpt_tp",
+            "cnfm_qty",
+            "cntr_no",
+            "cntr_qty",
+            "cntr_tm",
+            "cntr_uv",
+            "comm_ord_tp",
+            "cond_uv",
+            "crd_deal_tp",
+            "dmst_stex_tp",
+            "io_tp_nm",
+            "mdfy_cncl_tp",
+            "ord_no",
+            "ord_qty",
+            "ord_uv",
+            "orig_ord_no",
+            "rsrv_oppo",
+            "setl_tp",
+            "stk_bond_tp",
+            "stk_cd",
+            "stk_nm",
+            "trde_tp",
+        }
+    )
+    """The wire keys of a row this model reads; any other is reported."""
     stk_bond_tp: str = ""
     """주식채권구분."""
     ord_no: str = ""
@@ -2299,6 +2881,19 @@ class AccountOrderExecutionStatus(TRResponse, frozen=True, kw_only=True):
     """kt00009 계좌별주문체결현황요청: order/execution status by account."""
 
     api_id: ClassVar[str] = "kt00009"
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "acnt_ord_cntr_prst_array",
+            "buy_engg_amt",
+            "engg_amt",
+            "return_code",
+            "return_msg",
+            "sell_grntl_engg_amt",
+        }
+    )
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {
+        "acnt_ord_cntr_prst_array": AccountOrderExecutionStatusRow.known_keys
+    }
 
     sell_grntl_engg_amt: int | None = None
     """매도약정금액 (KRW)."""
@@ -2364,6 +2959,41 @@ class OrderableWithdrawableAmount(TRResponse, frozen=True, kw_only=True):
     """kt00010 주문인출가능금액요청: orderable/withdrawable amount."""
 
     api_id: ClassVar[str] = "kt00010"
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "cmsn",
+            "d2entra",
+            "entr",
+            "nxdy_wthd_alowa",
+            "ord_alowa",
+            "ord_pos_repl",
+            "pred_reu_alowa",
+            "profa_100ord_alow_amt",
+            "profa_100ord_alowq",
+            "profa_20ord_alow_amt",
+            "profa_20ord_alowq",
+            "profa_30ord_alow_amt",
+            "profa_30ord_alowq",
+            "profa_40ord_alow_amt",
+            "profa_40ord_alowq",
+            "profa_50ord_alow_amt",
+            "profa_50ord_alowq",
+            "profa_60ord_alow_amt",
+            "profa_60ord_alowq",
+            "profa_rdex_60ord_alow_amt",
+            "profa_rdex_60ord_alowq",
+            "profa_rdex_aplc_tp",
+            "pur_amt",
+            "pur_exct_amt",
+            "repl_amt",
+            "return_code",
+            "return_msg",
+            "tdy_reu_alowa",
+            "uncla",
+            "wthd_alowa",
+        }
+    )
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {}
 
     profa_20ord_alow_amt: int | None = None
     """증거금20%주문가능금액 (KRW)."""
@@ -2479,6 +3109,49 @@ class OrderableQtyByMarginRate(TRResponse, frozen=True, kw_only=True):
     """kt00011 증거금율별주문가능수량조회요청: orderable quantity by margin rate."""
 
     api_id: ClassVar[str] = "kt00011"
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "aplc_rt",
+            "entr",
+            "min_ord_alow_amt",
+            "min_ord_alowq",
+            "min_pred_reu_amt",
+            "min_tdy_reu_amt",
+            "ord_alowa",
+            "ord_pos_repl",
+            "profa_100ord_alow_amt",
+            "profa_100ord_alowq",
+            "profa_100pred_reu_amt",
+            "profa_100tdy_reu_amt",
+            "profa_20ord_alow_amt",
+            "profa_20ord_alowq",
+            "profa_20pred_reu_amt",
+            "profa_20tdy_reu_amt",
+            "profa_30ord_alow_amt",
+            "profa_30ord_alowq",
+            "profa_30pred_reu_amt",
+            "profa_30tdy_reu_amt",
+            "profa_40ord_alow_amt",
+            "profa_40ord_alowq",
+            "profa_40pred_reu_amt",
+            "profa_40tdy_reu_amt",
+            "profa_50ord_alow_amt",
+            "profa_50ord_alowq",
+            "profa_50pred_reu_amt",
+            "profa_50tdy_reu_amt",
+            "profa_60ord_alow_amt",
+            "profa_60ord_alowq",
+            "profa_60pred_reu_amt",
+            "profa_60tdy_reu_amt",
+            "profa_rt",
+            "repl_amt",
+            "return_code",
+            "return_msg",
+            "stk_profa_rt",
+            "uncla",
+        }
+    )
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {}
 
     stk_profa_rt: float | None = None
     """종목증거금율 (percent)."""
@@ -2620,6 +3293,40 @@ class OrderableQtyByCreditDepositRate(TRResponse, frozen=True, kw_only=True):
     """kt00012 신용보증금율별주문가능수량조회요청: orderable quantity by credit deposit rate."""
 
     api_id: ClassVar[str] = "kt00012"
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "assr_30ord_alow_amt",
+            "assr_30ord_alowq",
+            "assr_30pred_reu_amt",
+            "assr_30tdy_reu_amt",
+            "assr_40ord_alow_amt",
+            "assr_40ord_alowq",
+            "assr_40pred_reu_amt",
+            "assr_40tdy_reu_amt",
+            "assr_50ord_alow_amt",
+            "assr_50ord_alowq",
+            "assr_50pred_reu_amt",
+            "assr_50tdy_reu_amt",
+            "assr_60ord_alow_amt",
+            "assr_60ord_alowq",
+            "assr_60pred_reu_amt",
+            "assr_60tdy_reu_amt",
+            "entr",
+            "min_amt",
+            "min_qty",
+            "ord_alowa",
+            "ord_pos_repl",
+            "out_alowa",
+            "out_pos_qty",
+            "repl_amt",
+            "return_code",
+            "return_msg",
+            "stk_assr_rt",
+            "stk_assr_rt_nm",
+            "uncla",
+        }
+    )
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {}
 
     stk_assr_rt: str = ""
     """종목보증금율."""
@@ -2723,6 +3430,63 @@ class MarginDetail(TRResponse, frozen=True, kw_only=True):
     """kt00013 증거금세부내역조회요청: margin detail."""
 
     api_id: ClassVar[str] = "kt00013"
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "100ord_alow_amt",
+            "20ord_alow_amt",
+            "30ord_alow_amt",
+            "40ord_alow_amt",
+            "50ord_alow_amt",
+            "60ord_alow_amt",
+            "ch_amt",
+            "ch_ord_alow_repla",
+            "ch_ord_repl_profa",
+            "ch_profa",
+            "ch_repl_lck_gold",
+            "ch_use_lmtt_amt",
+            "crd_grnt_ch",
+            "crd_grnt_repl",
+            "crd_grnta_ch",
+            "crd_grnta_repl",
+            "crd_ord_alow_repla",
+            "crd_ord_repl_profa",
+            "crd_repl_conv_gold",
+            "crd_repl_lck_gold",
+            "crd_repl_profa",
+            "d2ch_ord_alow_amt",
+            "d2vexct_entr",
+            "evlt_repl_amt_spg_use_skip",
+            "evlt_repl_rt",
+            "ls_grnt_reu_gold",
+            "pred_crd_rpya_loss_amt",
+            "pred_ls_rpya_loss_repl_profa",
+            "pred_reu_alowa",
+            "pred_reu_alowa_fin",
+            "pred_reu_lmtt_amt",
+            "pred_reu_objt_amt",
+            "pred_reu_use_amt",
+            "repl_alowa",
+            "repl_alowa_2",
+            "repl_amt_amt",
+            "repl_profa",
+            "repl_use_lmtt_amt",
+            "return_code",
+            "return_msg",
+            "tdy_crd_rpya_loss_amt",
+            "tdy_ls_rpya_loss_repl_profa",
+            "tdy_reu_alowa",
+            "tdy_reu_alowa_fin",
+            "tdy_reu_lmtt_amt",
+            "tdy_reu_objt_amt",
+            "tdy_reu_use_amt",
+            "uncla",
+            "use_pos_ch",
+            "use_pos_ch_fin",
+            "use_pos_repl",
+            "use_pos_repl_fin",
+        }
+    )
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {}
 
     tdy_reu_objt_amt: int | None = None
     """금일재사용대상금액 (KRW)."""
@@ -2968,6 +3732,62 @@ class ConsolidatedTransactionHistoryRow(msgspec.Struct, frozen=True, kw_only=Tru
     :class:`ConsolidatedTransactionHistory`.
     """
 
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "cmsn",
+            "cntr_dt",
+            "crd_deal_tp_nm",
+            "crnc_cd",
+            "dly_sum",
+            "entra_remn",
+            "exct_amt",
+            "fc_cmsn",
+            "fc_dly_sum",
+            "fc_entra",
+            "fc_exct_amt",
+            "fc_trde_amt",
+            "fc_trde_tax",
+            "fc_uncl_ocr",
+            "frgn_pay_txam",
+            "incm_resi_tax",
+            "int_ls_usfe",
+            "io_tp",
+            "io_tp_nm",
+            "isin_cd",
+            "loan_amt_rpya",
+            "loan_dt",
+            "mdia_tp_nm",
+            "orig_deal_no",
+            "prcsr",
+            "proc_brch",
+            "proc_tm",
+            "rcpmnyer",
+            "rcpy_no",
+            "rmrk_nm",
+            "rpy_diffa",
+            "rpym_sum",
+            "rpym_sum_fr",
+            "stex_cd",
+            "stex_nm",
+            "stk_cd",
+            "stk_nm",
+            "tax_sum_cmsn",
+            "trde_agri_tax",
+            "trde_amt",
+            "trde_dt",
+            "trde_kind_nm",
+            "trde_no",
+            "trde_ocr_tp",
+            "trde_prtc_tp",
+            "trde_qty_jwa_cnt",
+            "trde_stle",
+            "trde_unit",
+            "txon_base_pric",
+            "uncl_ocr",
+            "vlbl_nowrm",
+        }
+    )
+    """The wire keys of a row this model reads; any other is reported."""
     trde_dt: str = ""
     """거래일자 (YYYYMMDD)."""
     trde_no: str = ""
@@ -3133,12 +3953,19 @@ class ConsolidatedTransactionHistoryRow(msgspec.Struct, frozen=True, kw_only=Tru
 class ConsolidatedTransactionHistory(TRResponse, frozen=True, kw_only=True):
     """kt00015 위탁종합거래내역요청: consolidated transaction history.
 
-    The official example also carries ``acnt_no``, which the spec table lacks: read it from
-    ``raw``.
+    The official example also carries ``acnt_no``, which the spec table lacks: decoded as well.
     """
 
     api_id: ClassVar[str] = "kt00015"
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {"acnt_no", "return_code", "return_msg", "trst_ovrl_trde_prps_array"}
+    )
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {
+        "trst_ovrl_trde_prps_array": ConsolidatedTransactionHistoryRow.known_keys
+    }
 
+    acnt_no: str = ""
+    """계좌번호: account number In the official example, not in the spec table."""
     trst_ovrl_trde_prps_array: list[ConsolidatedTransactionHistoryRow] = msgspec.field(
         default_factory=list
     )
@@ -3155,6 +3982,7 @@ class ConsolidatedTransactionHistory(TRResponse, frozen=True, kw_only=True):
                 "trst_ovrl_trde_prps_array",
                 ConsolidatedTransactionHistoryRow.from_raw,
             ),
+            acnt_no=c.text(raw, "acnt_no"),
         )
 
 
@@ -3178,6 +4006,52 @@ class DailyAccountReturnDetail(TRResponse, frozen=True, kw_only=True):
     """kt00016 일별계좌수익률상세현황요청: daily account return detail."""
 
     api_id: ClassVar[str] = "kt00016"
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "ch_uncla_fr",
+            "ch_uncla_to",
+            "crd_int_fr",
+            "crd_int_npay_gold_fr",
+            "crd_int_npay_gold_to",
+            "crd_int_to",
+            "crd_loan_fr",
+            "crd_loan_to",
+            "dept_nm",
+            "entr_fr",
+            "entr_to",
+            "etc_loana_fr",
+            "etc_loana_to",
+            "evltv_prft",
+            "futr_repl_sella",
+            "invt_bsamt",
+            "krw_asgna_fr",
+            "krw_asgna_to",
+            "loan_amt_fr",
+            "loan_amt_to",
+            "ls_evlta_fr",
+            "ls_evlta_to",
+            "ls_grnt_fr",
+            "ls_grnt_to",
+            "mang_empno",
+            "mngr_nm",
+            "prft_rt",
+            "return_code",
+            "return_msg",
+            "rght_evlta_fr",
+            "rght_evlta_to",
+            "scrt_evlt_amt_fr",
+            "scrt_evlt_amt_to",
+            "termin_tot_inq",
+            "termin_tot_outq",
+            "termin_tot_pymn",
+            "termin_tot_trns",
+            "tern_rt",
+            "tot_amt_fr",
+            "tot_amt_to",
+            "trst_repl_sella",
+        }
+    )
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {}
 
     mang_empno: str = ""
     """관리사원번호: manager employee number."""
@@ -3317,6 +4191,38 @@ class AccountTodayStatus(TRResponse, frozen=True, kw_only=True):
     """kt00017 계좌별당일현황요청: account today status."""
 
     api_id: ClassVar[str] = "kt00017"
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "bd_evlt_amt",
+            "buy_amt",
+            "cmsn",
+            "crd_int_amt",
+            "crd_int_npay_gold",
+            "crd_loan_d2",
+            "crd_loan_evlta_d2",
+            "crd_ls_evlta_d2",
+            "crd_ls_grnt_d2",
+            "crd_stk_evlt_amt_d2",
+            "d2_entra",
+            "dpst_grnt_use_amt_d2",
+            "dvida_amt",
+            "elsevlt_amt",
+            "etc_loana",
+            "gnrl_stk_evlt_amt_d2",
+            "ina_amt",
+            "inq_amt",
+            "outa",
+            "outq_amt",
+            "return_code",
+            "return_msg",
+            "rp_evlt_amt",
+            "sel_prica_grnt_loan_int_amt_amt",
+            "sell_amt",
+            "stk_pur_cptal_loan_amt",
+            "tax",
+        }
+    )
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {}
 
     d2_entra: int | None = None
     """D+2추정예수금: D+2 estimated deposit (KRW)."""
@@ -3426,6 +4332,34 @@ class AccountEvaluationBalanceRow(msgspec.Struct, frozen=True, kw_only=True, gc=
     :class:`AccountEvaluationBalance`.
     """
 
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "crd_loan_dt",
+            "crd_tp",
+            "crd_tp_nm",
+            "cur_prc",
+            "evlt_amt",
+            "evltv_prft",
+            "poss_rt",
+            "pred_buyq",
+            "pred_close_pric",
+            "pred_sellq",
+            "prft_rt",
+            "pur_amt",
+            "pur_cmsn",
+            "pur_pric",
+            "rmnd_qty",
+            "sell_cmsn",
+            "stk_cd",
+            "stk_nm",
+            "sum_cmsn",
+            "tax",
+            "tdy_buyq",
+            "tdy_sellq",
+            "trde_able_qty",
+        }
+    )
+    """The wire keys of a row this model reads; any other is reported."""
     stk_cd: str = ""
     """종목번호: stock code."""
     stk_nm: str = ""
@@ -3518,6 +4452,24 @@ class AccountEvaluationBalance(TRResponse, frozen=True, kw_only=True):
     """
 
     api_id: ClassVar[str] = "kt00018"
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "acnt_evlt_remn_indv_tot",
+            "prsm_dpst_aset_amt",
+            "return_code",
+            "return_msg",
+            "tot_crd_loan_amt",
+            "tot_crd_ls_amt",
+            "tot_evlt_amt",
+            "tot_evlt_pl",
+            "tot_loan_amt",
+            "tot_prft_rt",
+            "tot_pur_amt",
+        }
+    )
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {
+        "acnt_evlt_remn_indv_tot": AccountEvaluationBalanceRow.known_keys
+    }
 
     tot_pur_amt: int | None = None
     """총매입금액: total purchase amount (KRW)."""
@@ -3570,6 +4522,27 @@ class GoldSpotBalanceRequest(TRRequest, frozen=True, kw_only=True):
 class GoldSpotBalanceRow(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """One row of ``gold_acnt_evlt_prst`` (금현물계좌평가현황) in :class:`GoldSpotBalance`."""
 
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "able_qty",
+            "avg_prc",
+            "book_amt2",
+            "buy_qty",
+            "cmsn",
+            "cur_prc",
+            "est_amt",
+            "est_lspft",
+            "est_ratio",
+            "pl_prch_prc",
+            "qty",
+            "real_qty",
+            "sell_qty",
+            "stk_cd",
+            "stk_nm",
+            "vlad_tax",
+        }
+    )
+    """The wire keys of a row this model reads; any other is reported."""
     stk_cd: str = ""
     """종목코드: stock code."""
     stk_nm: str = ""
@@ -3635,6 +4608,24 @@ class GoldSpotBalance(TRResponse, frozen=True, kw_only=True):
     """kt50020 금현물 잔고확인: gold spot balance."""
 
     api_id: ClassVar[str] = "kt50020"
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "gold_acnt_evlt_prst",
+            "net_amt",
+            "net_entr",
+            "paym_alowa",
+            "pl_amt",
+            "return_code",
+            "return_msg",
+            "tot_book_amt2",
+            "tot_dep_amt",
+            "tot_entr",
+            "tot_est_amt",
+        }
+    )
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {
+        "gold_acnt_evlt_prst": GoldSpotBalanceRow.known_keys
+    }
 
     tot_entr: int | None = None
     """예수금 (KRW)."""
@@ -3684,6 +4675,27 @@ class GoldSpotDeposit(TRResponse, frozen=True, kw_only=True):
     """kt50021 금현물 예수금: gold spot deposit."""
 
     api_id: ClassVar[str] = "kt50021"
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "buy_exct_amt",
+            "chck_ina_amt",
+            "dly_amt",
+            "entra",
+            "etc_loan",
+            "etc_loan_dlfe",
+            "etc_loan_tot",
+            "ord_alow_amt",
+            "profa_ch",
+            "prsm_entra",
+            "prsm_pymn_alow_amt",
+            "pymn_alow_amt",
+            "return_code",
+            "return_msg",
+            "sell_buy_exct_amt",
+            "sell_exct_amt",
+        }
+    )
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {}
 
     entra: int | None = None
     """예수금 (KRW)."""
@@ -3786,6 +4798,33 @@ class GoldSpotAllOrdersExecutionsRow(msgspec.Struct, frozen=True, kw_only=True, 
     :class:`GoldSpotAllOrdersExecutions`.
     """
 
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "cnfm_qty",
+            "cntr_qty",
+            "cntr_uv",
+            "comm_ord_tp",
+            "cond_uv",
+            "crd_deal_tp",
+            "data_send_end_tp",
+            "dcd_tp_nm",
+            "dmst_stex_tp",
+            "io_tp_nm",
+            "mdfy_cncl_tp",
+            "mrkt_deal_tp",
+            "ord_no",
+            "ord_qty",
+            "ord_remnq",
+            "ord_uv",
+            "orig_ord_no",
+            "rsrv_tp",
+            "stk_bond_tp",
+            "stk_cd",
+            "stk_nm",
+            "trde_tp",
+        }
+    )
+    """The wire keys of a row this model reads; any other is reported."""
     stk_bond_tp: str = ""
     """주식채권구분."""
     ord_no: str = ""
@@ -3872,6 +4911,12 @@ class GoldSpotAllOrdersExecutions(TRResponse, frozen=True, kw_only=True):
     """kt50030 금현물 주문체결전체조회: gold spot all orders/executions."""
 
     api_id: ClassVar[str] = "kt50030"
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {"acnt_ord_cntr_prst", "return_code", "return_msg"}
+    )
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {
+        "acnt_ord_cntr_prst": GoldSpotAllOrdersExecutionsRow.known_keys
+    }
 
     acnt_ord_cntr_prst: list[GoldSpotAllOrdersExecutionsRow] = msgspec.field(default_factory=list)
     """계좌별주문체결현황."""
@@ -3937,6 +4982,33 @@ class GoldSpotOrdersExecutionsRow(msgspec.Struct, frozen=True, kw_only=True, gc=
     :class:`GoldSpotOrdersExecutions`.
     """
 
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "acpt_tp",
+            "cnfm_qty",
+            "cnfm_tm",
+            "cntr_qty",
+            "cntr_uv",
+            "comm_ord_tp",
+            "cond_uv",
+            "crd_tp",
+            "dmst_stex_tp",
+            "io_tp_nm",
+            "loan_dt",
+            "mdfy_cncl",
+            "ord_no",
+            "ord_qty",
+            "ord_remnq",
+            "ord_tm",
+            "ord_uv",
+            "ori_ord",
+            "rsrv_tp",
+            "stk_cd",
+            "stk_nm",
+            "trde_tp",
+        }
+    )
+    """The wire keys of a row this model reads; any other is reported."""
     ord_no: str = ""
     """주문번호: order number."""
     stk_cd: str = ""
@@ -4023,6 +5095,12 @@ class GoldSpotOrdersExecutions(TRResponse, frozen=True, kw_only=True):
     """kt50031 금현물 주문체결조회: gold spot orders/executions."""
 
     api_id: ClassVar[str] = "kt50031"
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {"acnt_ord_cntr_prps_dtl", "return_code", "return_msg"}
+    )
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {
+        "acnt_ord_cntr_prps_dtl": GoldSpotOrdersExecutionsRow.known_keys
+    }
 
     acnt_ord_cntr_prps_dtl: list[GoldSpotOrdersExecutionsRow] = msgspec.field(default_factory=list)
     """계좌별주문체결내역상세."""
@@ -4072,6 +5150,35 @@ class GoldSpotTransactionHistoryRequest(TRRequest, frozen=True, kw_only=True):
 class GoldSpotTransactionHistoryRow(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """One row of ``gold_trde_hist`` (금현물거래내역) in :class:`GoldSpotTransactionHistory`."""
 
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "cmsn",
+            "cntr_dt",
+            "deal_amt",
+            "deal_dt",
+            "deal_no",
+            "deal_qty",
+            "dly_sum",
+            "entra_remn",
+            "exct_amt",
+            "gold_spot_vat",
+            "mdia_nm",
+            "orig_deal_no",
+            "prcsr",
+            "proc_brch_nm",
+            "proc_time",
+            "rcpy_no",
+            "rmrk_nm",
+            "rpym_sum",
+            "spot_remn",
+            "stk_cd",
+            "stk_nm",
+            "tax_tot_amt",
+            "uncl_ocr",
+            "uv_exrt",
+        }
+    )
+    """The wire keys of a row this model reads; any other is reported."""
     deal_dt: str = ""
     """거래일자 (YYYYMMDD)."""
     deal_no: str = ""
@@ -4155,6 +5262,12 @@ class GoldSpotTransactionHistory(TRResponse, frozen=True, kw_only=True):
     """kt50032 금현물 거래내역조회: gold spot transaction history."""
 
     api_id: ClassVar[str] = "kt50032"
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {"acnt_print", "gold_trde_hist", "return_code", "return_msg"}
+    )
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {
+        "gold_trde_hist": GoldSpotTransactionHistoryRow.known_keys
+    }
 
     acnt_print: str = ""
     """계좌번호."""
@@ -4221,6 +5334,33 @@ class GoldSpotUnfilledOrdersRow(msgspec.Struct, frozen=True, kw_only=True, gc=Fa
     :class:`GoldSpotUnfilledOrders`.
     """
 
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "cnfm_qty",
+            "cntr_qty",
+            "cntr_uv",
+            "comm_ord_tp",
+            "cond_uv",
+            "crd_deal_tp",
+            "data_send_end_tp",
+            "dcd_tp_nm",
+            "dmst_stex_tp",
+            "io_tp_nm",
+            "mdfy_cncl_tp",
+            "mrkt_deal_tp",
+            "ord_no",
+            "ord_qty",
+            "ord_remnq",
+            "ord_uv",
+            "orig_ord_no",
+            "rsrv_tp",
+            "stk_bond_tp",
+            "stk_cd",
+            "stk_nm",
+            "trde_tp",
+        }
+    )
+    """The wire keys of a row this model reads; any other is reported."""
     stk_bond_tp: str = ""
     """주식채권구분."""
     ord_no: str = ""
@@ -4307,6 +5447,12 @@ class GoldSpotUnfilledOrders(TRResponse, frozen=True, kw_only=True):
     """kt50075 금현물 미체결조회: gold spot unfilled orders."""
 
     api_id: ClassVar[str] = "kt50075"
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {"acnt_ord_oso_prst", "return_code", "return_msg"}
+    )
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {
+        "acnt_ord_oso_prst": GoldSpotUnfilledOrdersRow.known_keys
+    }
 
     acnt_ord_oso_prst: list[GoldSpotUnfilledOrdersRow] = msgspec.field(default_factory=list)
     """계좌별주문미체결현황."""

@@ -116,6 +116,28 @@ class InvestorInstitutionChartRow(msgspec.Struct, frozen=True, kw_only=True, gc=
     :class:`InvestorInstitutionChart`.
     """
 
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "acc_trde_prica",
+            "bank",
+            "cur_prc",
+            "dt",
+            "etc_corp",
+            "etc_fnnc",
+            "fnnc_invt",
+            "frgnr_invsr",
+            "ind_invsr",
+            "insrnc",
+            "invtrt",
+            "natfor",
+            "natn",
+            "orgn",
+            "penfnd_etc",
+            "pred_pre",
+            "samo_fund",
+        }
+    )
+    """The wire keys of a row this model reads; any other is reported."""
     dt: str = ""
     """일자: date (YYYYMMDD)."""
     cur_prc: int | None = None
@@ -181,6 +203,12 @@ class InvestorInstitutionChart(TRResponse, frozen=True, kw_only=True):
     """ka10060 종목별투자자기관별차트요청: investor/institution chart per stock."""
 
     api_id: ClassVar[str] = "ka10060"
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {"return_code", "return_msg", "stk_invsr_orgn_chart"}
+    )
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {
+        "stk_invsr_orgn_chart": InvestorInstitutionChartRow.known_keys
+    }
 
     stk_invsr_orgn_chart: list[InvestorInstitutionChartRow] = msgspec.field(default_factory=list)
     """종목별투자자기관별차트."""
@@ -234,6 +262,10 @@ class IntradayInvestorTradingChartRow(msgspec.Struct, frozen=True, kw_only=True,
     :class:`IntradayInvestorTradingChart`.
     """
 
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {"bank", "etc_corp", "frgnr_invsr", "insrnc", "invtrt", "natn", "orgn", "penfnd_etc", "tm"}
+    )
+    """The wire keys of a row this model reads; any other is reported."""
     tm: str = ""
     """시간: time (HHMMSS)."""
     frgnr_invsr: int | None = None
@@ -282,6 +314,12 @@ class IntradayInvestorTradingChart(TRResponse, frozen=True, kw_only=True):
     """ka10064 장중투자자별매매차트요청: intraday investor trading chart."""
 
     api_id: ClassVar[str] = "ka10064"
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {"opmr_invsr_trde_chart", "return_code", "return_msg"}
+    )
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {
+        "opmr_invsr_trde_chart": IntradayInvestorTradingChartRow.known_keys
+    }
 
     opmr_invsr_trde_chart: list[IntradayInvestorTradingChartRow] = msgspec.field(
         default_factory=list
@@ -331,6 +369,19 @@ class StockTickChartRow(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     :class:`StockTickChart`.
     """
 
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "cntr_tm",
+            "cur_prc",
+            "high_pric",
+            "low_pric",
+            "open_pric",
+            "pred_pre",
+            "pred_pre_sig",
+            "trde_qty",
+        }
+    )
+    """The wire keys of a row this model reads; any other is reported."""
     cur_prc: int | None = None
     """현재가: current (last) price (KRW)."""
     cur_prc_dir: int = 0
@@ -383,6 +434,12 @@ class StockTickChart(TRResponse, frozen=True, kw_only=True):
     """
 
     api_id: ClassVar[str] = "ka10079"
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {"last_tic_cnt", "return_code", "return_msg", "stk_cd", "stk_tic_chart_qry"}
+    )
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {
+        "stk_tic_chart_qry": StockTickChartRow.known_keys
+    }
 
     stk_cd: str = ""
     """종목코드: stock code."""
@@ -441,6 +498,20 @@ class StockMinuteChartRow(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     :class:`StockMinuteChart`.
     """
 
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "acc_trde_qty",
+            "cntr_tm",
+            "cur_prc",
+            "high_pric",
+            "low_pric",
+            "open_pric",
+            "pred_pre",
+            "pred_pre_sig",
+            "trde_qty",
+        }
+    )
+    """The wire keys of a row this model reads; any other is reported."""
     cur_prc: int | None = None
     """현재가(종가): current (last) price (KRW)."""
     cur_prc_dir: int = 0
@@ -467,6 +538,8 @@ class StockMinuteChartRow(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """전일대비 기호: change sign code. Codes: 1 = upper limit (상한가); 2 = up (상승); 3 =
     unchanged (보합); 4 = lower limit (하한가); 5 = down (하락).
     """
+    acc_trde_qty: int | None = None
+    """누적거래량: accumulated volume In the official example, not in the spec table."""
 
     @classmethod
     def from_raw(cls, raw: dict[str, Any]) -> Self:
@@ -483,6 +556,7 @@ class StockMinuteChartRow(msgspec.Struct, frozen=True, kw_only=True, gc=False):
             low_pric_dir=c.direction(raw, "low_pric"),
             pred_pre=c.integer(raw, "pred_pre"),
             pred_pre_sig=c.text(raw, "pred_pre_sig"),
+            acc_trde_qty=c.integer(raw, "acc_trde_qty"),
         )
 
 
@@ -490,10 +564,16 @@ class StockMinuteChart(TRResponse, frozen=True, kw_only=True):
     """ka10080 주식분봉차트조회요청: stock minute chart.
 
     Minute candles. The official example also carries ``acc_trde_qty``, which the spec table
-    lacks: read it from ``raw``.
+    lacks: decoded as well.
     """
 
     api_id: ClassVar[str] = "ka10080"
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {"return_code", "return_msg", "stk_cd", "stk_min_pole_chart_qry"}
+    )
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {
+        "stk_min_pole_chart_qry": StockMinuteChartRow.known_keys
+    }
 
     stk_cd: str = ""
     """종목코드: stock code."""
@@ -545,6 +625,21 @@ class StockDailyChartRow(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     :class:`StockDailyChart`.
     """
 
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "cur_prc",
+            "dt",
+            "high_pric",
+            "low_pric",
+            "open_pric",
+            "pred_pre",
+            "pred_pre_sig",
+            "trde_prica",
+            "trde_qty",
+            "trde_tern_rt",
+        }
+    )
+    """The wire keys of a row this model reads; any other is reported."""
     cur_prc: int | None = None
     """현재가: current (last) price (KRW)."""
     cur_prc_dir: int = 0
@@ -603,6 +698,12 @@ class StockDailyChart(TRResponse, frozen=True, kw_only=True):
     """
 
     api_id: ClassVar[str] = "ka10081"
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {"return_code", "return_msg", "stk_cd", "stk_dt_pole_chart_qry"}
+    )
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {
+        "stk_dt_pole_chart_qry": StockDailyChartRow.known_keys
+    }
 
     stk_cd: str = ""
     """종목코드: stock code."""
@@ -647,6 +748,21 @@ class StockWeeklyChartRow(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     :class:`StockWeeklyChart`.
     """
 
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "cur_prc",
+            "dt",
+            "high_pric",
+            "low_pric",
+            "open_pric",
+            "pred_pre",
+            "pred_pre_sig",
+            "trde_prica",
+            "trde_qty",
+            "trde_tern_rt",
+        }
+    )
+    """The wire keys of a row this model reads; any other is reported."""
     cur_prc: int | None = None
     """현재가: current (last) price (KRW)."""
     cur_prc_dir: int = 0
@@ -705,6 +821,12 @@ class StockWeeklyChart(TRResponse, frozen=True, kw_only=True):
     """
 
     api_id: ClassVar[str] = "ka10082"
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {"return_code", "return_msg", "stk_cd", "stk_stk_pole_chart_qry"}
+    )
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {
+        "stk_stk_pole_chart_qry": StockWeeklyChartRow.known_keys
+    }
 
     stk_cd: str = ""
     """종목코드: stock code."""
@@ -753,6 +875,21 @@ class StockMonthlyChartRow(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     :class:`StockMonthlyChart`.
     """
 
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "cur_prc",
+            "dt",
+            "high_pric",
+            "low_pric",
+            "open_pric",
+            "pred_pre",
+            "pred_pre_sig",
+            "trde_prica",
+            "trde_qty",
+            "trde_tern_rt",
+        }
+    )
+    """The wire keys of a row this model reads; any other is reported."""
     cur_prc: int | None = None
     """현재가: current (last) price (KRW)."""
     cur_prc_dir: int = 0
@@ -811,6 +948,12 @@ class StockMonthlyChart(TRResponse, frozen=True, kw_only=True):
     """
 
     api_id: ClassVar[str] = "ka10083"
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {"return_code", "return_msg", "stk_cd", "stk_mth_pole_chart_qry"}
+    )
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {
+        "stk_mth_pole_chart_qry": StockMonthlyChartRow.known_keys
+    }
 
     stk_cd: str = ""
     """종목코드: stock code."""
@@ -859,6 +1002,10 @@ class StockYearlyChartRow(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     :class:`StockYearlyChart`.
     """
 
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {"cur_prc", "dt", "high_pric", "low_pric", "open_pric", "trde_prica", "trde_qty"}
+    )
+    """The wire keys of a row this model reads; any other is reported."""
     cur_prc: int | None = None
     """현재가: current (last) price (KRW)."""
     cur_prc_dir: int = 0
@@ -906,6 +1053,12 @@ class StockYearlyChart(TRResponse, frozen=True, kw_only=True):
     """
 
     api_id: ClassVar[str] = "ka10094"
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {"return_code", "return_msg", "stk_cd", "stk_yr_pole_chart_qry"}
+    )
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {
+        "stk_yr_pole_chart_qry": StockYearlyChartRow.known_keys
+    }
 
     stk_cd: str = ""
     """종목코드: stock code."""
@@ -951,10 +1104,25 @@ class SectorTickChartRequest(TRRequest, frozen=True, kw_only=True):
 class SectorTickChartRow(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """One row of ``inds_tic_chart_qry`` (업종틱차트조회) in :class:`SectorTickChart`."""
 
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "cntr_tm",
+            "cur_prc",
+            "high_pric",
+            "low_pric",
+            "open_pric",
+            "pred_pre",
+            "pred_pre_sig",
+            "trde_qty",
+        }
+    )
+    """The wire keys of a row this model reads; any other is reported."""
     cur_prc: float | None = None
     """현재가: current (last) price (index_x100). Index value multiplied by 100 with the decimal
     point removed.
     """
+    cur_prc_dir: int = 0
+    """Direction marker of ``cur_prc``: +1 up, -1 down, 0 flat."""
     trde_qty: int | None = None
     """거래량: trading volume (shares)."""
     cntr_tm: str = ""
@@ -963,14 +1131,20 @@ class SectorTickChartRow(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """시가: open price (index_x100). Index value multiplied by 100 with the decimal point
     removed.
     """
+    open_pric_dir: int = 0
+    """Direction marker of ``open_pric``: +1 up, -1 down, 0 flat."""
     high_pric: float | None = None
     """고가: high price (index_x100). Index value multiplied by 100 with the decimal point
     removed.
     """
+    high_pric_dir: int = 0
+    """Direction marker of ``high_pric``: +1 up, -1 down, 0 flat."""
     low_pric: float | None = None
     """저가: low price (index_x100). Index value multiplied by 100 with the decimal point
     removed.
     """
+    low_pric_dir: int = 0
+    """Direction marker of ``low_pric``: +1 up, -1 down, 0 flat."""
     pred_pre: float | None = None
     """전일대비: change vs previous close."""
     pred_pre_sig: str = ""
@@ -981,12 +1155,16 @@ class SectorTickChartRow(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     @classmethod
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
-            cur_prc=c.index(raw, "cur_prc"),
+            cur_prc=c.index_price(raw, "cur_prc"),
+            cur_prc_dir=c.direction(raw, "cur_prc"),
             trde_qty=c.integer(raw, "trde_qty"),
             cntr_tm=c.text(raw, "cntr_tm"),
-            open_pric=c.index(raw, "open_pric"),
-            high_pric=c.index(raw, "high_pric"),
-            low_pric=c.index(raw, "low_pric"),
+            open_pric=c.index_price(raw, "open_pric"),
+            open_pric_dir=c.direction(raw, "open_pric"),
+            high_pric=c.index_price(raw, "high_pric"),
+            high_pric_dir=c.direction(raw, "high_pric"),
+            low_pric=c.index_price(raw, "low_pric"),
+            low_pric_dir=c.direction(raw, "low_pric"),
             pred_pre=c.index(raw, "pred_pre"),
             pred_pre_sig=c.text(raw, "pred_pre_sig"),
         )
@@ -996,6 +1174,12 @@ class SectorTickChart(TRResponse, frozen=True, kw_only=True):
     """ka20004 업종틱차트조회요청: sector tick chart."""
 
     api_id: ClassVar[str] = "ka20004"
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {"inds_cd", "inds_tic_chart_qry", "return_code", "return_msg"}
+    )
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {
+        "inds_tic_chart_qry": SectorTickChartRow.known_keys
+    }
 
     inds_cd: str = ""
     """업종코드: industry/sector index code. Codes: 001 = KOSPI composite (종합(KOSPI)); 002 = large
@@ -1049,10 +1233,28 @@ class SectorMinuteChartRequest(TRRequest, frozen=True, kw_only=True):
 class SectorMinuteChartRow(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """One row of ``inds_min_pole_qry`` (업종분봉조회) in :class:`SectorMinuteChart`."""
 
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "acc_trde_qty",
+            "cntr_tm",
+            "cur_prc",
+            "dt",
+            "high_pric",
+            "low_pric",
+            "open_pric",
+            "pred_pre",
+            "pred_pre_sig",
+            "trde_prica",
+            "trde_qty",
+        }
+    )
+    """The wire keys of a row this model reads; any other is reported."""
     cur_prc: float | None = None
     """현재가: current (last) price (index_x100). Index value multiplied by 100 with the decimal
     point removed.
     """
+    cur_prc_dir: int = 0
+    """Direction marker of ``cur_prc``: +1 up, -1 down, 0 flat."""
     trde_qty: int | None = None
     """거래량: trading volume."""
     cntr_tm: str = ""
@@ -1061,14 +1263,20 @@ class SectorMinuteChartRow(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """시가: open price (index_x100). Index value multiplied by 100 with the decimal point
     removed.
     """
+    open_pric_dir: int = 0
+    """Direction marker of ``open_pric``: +1 up, -1 down, 0 flat."""
     high_pric: float | None = None
     """고가: high price (index_x100). Index value multiplied by 100 with the decimal point
     removed.
     """
+    high_pric_dir: int = 0
+    """Direction marker of ``high_pric``: +1 up, -1 down, 0 flat."""
     low_pric: float | None = None
     """저가: low price (index_x100). Index value multiplied by 100 with the decimal point
     removed.
     """
+    low_pric_dir: int = 0
+    """Direction marker of ``low_pric``: +1 up, -1 down, 0 flat."""
     acc_trde_qty: int | None = None
     """누적거래량: accumulated volume (shares)."""
     pred_pre: float | None = None
@@ -1077,30 +1285,48 @@ class SectorMinuteChartRow(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """전일대비 기호: change sign code. Codes: 1 = upper limit (상한가); 2 = up (상승); 3 =
     unchanged (보합); 4 = lower limit (하한가); 5 = down (하락).
     """
+    dt: str = ""
+    """일자: date In the official example, not in the spec table."""
+    trde_prica: int | None = None
+    """거래대금: trading value In the official example, not in the spec table."""
 
     @classmethod
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
-            cur_prc=c.index(raw, "cur_prc"),
+            cur_prc=c.index_price(raw, "cur_prc"),
+            cur_prc_dir=c.direction(raw, "cur_prc"),
             trde_qty=c.integer(raw, "trde_qty"),
             cntr_tm=c.text(raw, "cntr_tm"),
-            open_pric=c.index(raw, "open_pric"),
-            high_pric=c.index(raw, "high_pric"),
-            low_pric=c.index(raw, "low_pric"),
+            open_pric=c.index_price(raw, "open_pric"),
+            open_pric_dir=c.direction(raw, "open_pric"),
+            high_pric=c.index_price(raw, "high_pric"),
+            high_pric_dir=c.direction(raw, "high_pric"),
+            low_pric=c.index_price(raw, "low_pric"),
+            low_pric_dir=c.direction(raw, "low_pric"),
             acc_trde_qty=c.integer(raw, "acc_trde_qty"),
             pred_pre=c.index(raw, "pred_pre"),
             pred_pre_sig=c.text(raw, "pred_pre_sig"),
+            dt=c.text(raw, "dt"),
+            trde_prica=c.integer(raw, "trde_prica"),
         )
 
 
 class SectorMinuteChart(TRResponse, frozen=True, kw_only=True):
     """ka20005 업종분봉조회요청: sector minute chart.
 
-    The official example also carries ``inds_dt_pole_qry``, which the spec table lacks: read it
-    from ``raw``.
+    The spec table names the list ``inds_min_pole_qry``, the official example sends
+    ``inds_dt_pole_qry``: rows under either key are read into ``inds_min_pole_qry`` (which
+    spelling the live server sends is not known).
     """
 
     api_id: ClassVar[str] = "ka20005"
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {"inds_cd", "inds_dt_pole_qry", "inds_min_pole_qry", "return_code", "return_msg"}
+    )
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {
+        "inds_min_pole_qry": SectorMinuteChartRow.known_keys,
+        "inds_dt_pole_qry": SectorMinuteChartRow.known_keys,
+    }
 
     inds_cd: str = ""
     """업종코드: industry/sector index code. Codes: 001 = KOSPI composite (종합(KOSPI)); 002 = large
@@ -1116,7 +1342,12 @@ class SectorMinuteChart(TRResponse, frozen=True, kw_only=True):
             return_code=c.return_code(raw),
             return_msg=c.text(raw, "return_msg"),
             raw=raw,
-            inds_min_pole_qry=c.rows(raw, "inds_min_pole_qry", SectorMinuteChartRow.from_raw),
+            inds_min_pole_qry=c.rows(
+                raw,
+                "inds_min_pole_qry",
+                SectorMinuteChartRow.from_raw,
+                "inds_dt_pole_qry",
+            ),
             inds_cd=c.text(raw, "inds_cd"),
         )
 
@@ -1143,10 +1374,16 @@ class SectorDailyChartRequest(TRRequest, frozen=True, kw_only=True):
 class SectorDailyChartRow(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """One row of ``inds_dt_pole_qry`` (업종일봉조회) in :class:`SectorDailyChart`."""
 
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {"cur_prc", "dt", "high_pric", "low_pric", "open_pric", "trde_prica", "trde_qty"}
+    )
+    """The wire keys of a row this model reads; any other is reported."""
     cur_prc: float | None = None
     """현재가: current (last) price (index_x100). Index value multiplied by 100 with the decimal
     point removed.
     """
+    cur_prc_dir: int = 0
+    """Direction marker of ``cur_prc``: +1 up, -1 down, 0 flat."""
     trde_qty: int | None = None
     """거래량: trading volume (shares)."""
     dt: str = ""
@@ -1155,26 +1392,36 @@ class SectorDailyChartRow(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """시가: open price (index_x100). Index value multiplied by 100 with the decimal point
     removed.
     """
+    open_pric_dir: int = 0
+    """Direction marker of ``open_pric``: +1 up, -1 down, 0 flat."""
     high_pric: float | None = None
     """고가: high price (index_x100). Index value multiplied by 100 with the decimal point
     removed.
     """
+    high_pric_dir: int = 0
+    """Direction marker of ``high_pric``: +1 up, -1 down, 0 flat."""
     low_pric: float | None = None
     """저가: low price (index_x100). Index value multiplied by 100 with the decimal point
     removed.
     """
+    low_pric_dir: int = 0
+    """Direction marker of ``low_pric``: +1 up, -1 down, 0 flat."""
     trde_prica: int | None = None
     """거래대금: trading value (KRW_million)."""
 
     @classmethod
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
-            cur_prc=c.index(raw, "cur_prc"),
+            cur_prc=c.index_price(raw, "cur_prc"),
+            cur_prc_dir=c.direction(raw, "cur_prc"),
             trde_qty=c.integer(raw, "trde_qty"),
             dt=c.text(raw, "dt"),
-            open_pric=c.index(raw, "open_pric"),
-            high_pric=c.index(raw, "high_pric"),
-            low_pric=c.index(raw, "low_pric"),
+            open_pric=c.index_price(raw, "open_pric"),
+            open_pric_dir=c.direction(raw, "open_pric"),
+            high_pric=c.index_price(raw, "high_pric"),
+            high_pric_dir=c.direction(raw, "high_pric"),
+            low_pric=c.index_price(raw, "low_pric"),
+            low_pric_dir=c.direction(raw, "low_pric"),
             trde_prica=c.integer(raw, "trde_prica"),
         )
 
@@ -1183,6 +1430,12 @@ class SectorDailyChart(TRResponse, frozen=True, kw_only=True):
     """ka20006 업종일봉조회요청: sector daily chart."""
 
     api_id: ClassVar[str] = "ka20006"
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {"inds_cd", "inds_dt_pole_qry", "return_code", "return_msg"}
+    )
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {
+        "inds_dt_pole_qry": SectorDailyChartRow.known_keys
+    }
 
     inds_cd: str = ""
     """업종코드: industry/sector index code. Codes: 001 = KOSPI composite (종합(KOSPI)); 002 = large
@@ -1225,10 +1478,16 @@ class SectorWeeklyChartRequest(TRRequest, frozen=True, kw_only=True):
 class SectorWeeklyChartRow(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """One row of ``inds_stk_pole_qry`` (업종주봉조회) in :class:`SectorWeeklyChart`."""
 
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {"cur_prc", "dt", "high_pric", "low_pric", "open_pric", "trde_prica", "trde_qty"}
+    )
+    """The wire keys of a row this model reads; any other is reported."""
     cur_prc: float | None = None
     """현재가: current (last) price (index_x100). Index value multiplied by 100 with the decimal
     point removed.
     """
+    cur_prc_dir: int = 0
+    """Direction marker of ``cur_prc``: +1 up, -1 down, 0 flat."""
     trde_qty: int | None = None
     """거래량: trading volume (shares)."""
     dt: str = ""
@@ -1237,26 +1496,36 @@ class SectorWeeklyChartRow(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """시가: open price (index_x100). Index value multiplied by 100 with the decimal point
     removed.
     """
+    open_pric_dir: int = 0
+    """Direction marker of ``open_pric``: +1 up, -1 down, 0 flat."""
     high_pric: float | None = None
     """고가: high price (index_x100). Index value multiplied by 100 with the decimal point
     removed.
     """
+    high_pric_dir: int = 0
+    """Direction marker of ``high_pric``: +1 up, -1 down, 0 flat."""
     low_pric: float | None = None
     """저가: low price (index_x100). Index value multiplied by 100 with the decimal point
     removed.
     """
+    low_pric_dir: int = 0
+    """Direction marker of ``low_pric``: +1 up, -1 down, 0 flat."""
     trde_prica: int | None = None
     """거래대금: trading value (KRW_million)."""
 
     @classmethod
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
-            cur_prc=c.index(raw, "cur_prc"),
+            cur_prc=c.index_price(raw, "cur_prc"),
+            cur_prc_dir=c.direction(raw, "cur_prc"),
             trde_qty=c.integer(raw, "trde_qty"),
             dt=c.text(raw, "dt"),
-            open_pric=c.index(raw, "open_pric"),
-            high_pric=c.index(raw, "high_pric"),
-            low_pric=c.index(raw, "low_pric"),
+            open_pric=c.index_price(raw, "open_pric"),
+            open_pric_dir=c.direction(raw, "open_pric"),
+            high_pric=c.index_price(raw, "high_pric"),
+            high_pric_dir=c.direction(raw, "high_pric"),
+            low_pric=c.index_price(raw, "low_pric"),
+            low_pric_dir=c.direction(raw, "low_pric"),
             trde_prica=c.integer(raw, "trde_prica"),
         )
 
@@ -1265,6 +1534,12 @@ class SectorWeeklyChart(TRResponse, frozen=True, kw_only=True):
     """ka20007 업종주봉조회요청: sector weekly chart."""
 
     api_id: ClassVar[str] = "ka20007"
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {"inds_cd", "inds_stk_pole_qry", "return_code", "return_msg"}
+    )
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {
+        "inds_stk_pole_qry": SectorWeeklyChartRow.known_keys
+    }
 
     inds_cd: str = ""
     """업종코드: industry/sector index code. Codes: 001 = KOSPI composite (종합(KOSPI)); 002 = large
@@ -1307,10 +1582,16 @@ class SectorMonthlyChartRequest(TRRequest, frozen=True, kw_only=True):
 class SectorMonthlyChartRow(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """One row of ``inds_mth_pole_qry`` (업종월봉조회) in :class:`SectorMonthlyChart`."""
 
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {"cur_prc", "dt", "high_pric", "low_pric", "open_pric", "trde_prica", "trde_qty"}
+    )
+    """The wire keys of a row this model reads; any other is reported."""
     cur_prc: float | None = None
     """현재가: current (last) price (index_x100). Index value multiplied by 100 with the decimal
     point removed.
     """
+    cur_prc_dir: int = 0
+    """Direction marker of ``cur_prc``: +1 up, -1 down, 0 flat."""
     trde_qty: int | None = None
     """거래량: trading volume (shares)."""
     dt: str = ""
@@ -1319,26 +1600,36 @@ class SectorMonthlyChartRow(msgspec.Struct, frozen=True, kw_only=True, gc=False)
     """시가: open price (index_x100). Index value multiplied by 100 with the decimal point
     removed.
     """
+    open_pric_dir: int = 0
+    """Direction marker of ``open_pric``: +1 up, -1 down, 0 flat."""
     high_pric: float | None = None
     """고가: high price (index_x100). Index value multiplied by 100 with the decimal point
     removed.
     """
+    high_pric_dir: int = 0
+    """Direction marker of ``high_pric``: +1 up, -1 down, 0 flat."""
     low_pric: float | None = None
     """저가: low price (index_x100). Index value multiplied by 100 with the decimal point
     removed.
     """
+    low_pric_dir: int = 0
+    """Direction marker of ``low_pric``: +1 up, -1 down, 0 flat."""
     trde_prica: int | None = None
     """거래대금: trading value."""
 
     @classmethod
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
-            cur_prc=c.index(raw, "cur_prc"),
+            cur_prc=c.index_price(raw, "cur_prc"),
+            cur_prc_dir=c.direction(raw, "cur_prc"),
             trde_qty=c.integer(raw, "trde_qty"),
             dt=c.text(raw, "dt"),
-            open_pric=c.index(raw, "open_pric"),
-            high_pric=c.index(raw, "high_pric"),
-            low_pric=c.index(raw, "low_pric"),
+            open_pric=c.index_price(raw, "open_pric"),
+            open_pric_dir=c.direction(raw, "open_pric"),
+            high_pric=c.index_price(raw, "high_pric"),
+            high_pric_dir=c.direction(raw, "high_pric"),
+            low_pric=c.index_price(raw, "low_pric"),
+            low_pric_dir=c.direction(raw, "low_pric"),
             trde_prica=c.integer(raw, "trde_prica"),
         )
 
@@ -1347,6 +1638,12 @@ class SectorMonthlyChart(TRResponse, frozen=True, kw_only=True):
     """ka20008 업종월봉조회요청: sector monthly chart."""
 
     api_id: ClassVar[str] = "ka20008"
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {"inds_cd", "inds_mth_pole_qry", "return_code", "return_msg"}
+    )
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {
+        "inds_mth_pole_qry": SectorMonthlyChartRow.known_keys
+    }
 
     inds_cd: str = ""
     """업종코드: industry/sector index code. Codes: 001 = KOSPI composite (종합(KOSPI)); 002 = large
@@ -1389,10 +1686,16 @@ class SectorYearlyChartRequest(TRRequest, frozen=True, kw_only=True):
 class SectorYearlyChartRow(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """One row of ``inds_yr_pole_qry`` (업종년봉조회) in :class:`SectorYearlyChart`."""
 
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {"cur_prc", "dt", "high_pric", "low_pric", "open_pric", "trde_prica", "trde_qty"}
+    )
+    """The wire keys of a row this model reads; any other is reported."""
     cur_prc: float | None = None
     """현재가: current (last) price (index_x100). Index value multiplied by 100 with the decimal
     point removed.
     """
+    cur_prc_dir: int = 0
+    """Direction marker of ``cur_prc``: +1 up, -1 down, 0 flat."""
     trde_qty: int | None = None
     """거래량: trading volume (shares)."""
     dt: str = ""
@@ -1401,26 +1704,36 @@ class SectorYearlyChartRow(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """시가: open price (index_x100). Index value multiplied by 100 with the decimal point
     removed.
     """
+    open_pric_dir: int = 0
+    """Direction marker of ``open_pric``: +1 up, -1 down, 0 flat."""
     high_pric: float | None = None
     """고가: high price (index_x100). Index value multiplied by 100 with the decimal point
     removed.
     """
+    high_pric_dir: int = 0
+    """Direction marker of ``high_pric``: +1 up, -1 down, 0 flat."""
     low_pric: float | None = None
     """저가: low price (index_x100). Index value multiplied by 100 with the decimal point
     removed.
     """
+    low_pric_dir: int = 0
+    """Direction marker of ``low_pric``: +1 up, -1 down, 0 flat."""
     trde_prica: int | None = None
     """거래대금: trading value (KRW_million)."""
 
     @classmethod
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
-            cur_prc=c.index(raw, "cur_prc"),
+            cur_prc=c.index_price(raw, "cur_prc"),
+            cur_prc_dir=c.direction(raw, "cur_prc"),
             trde_qty=c.integer(raw, "trde_qty"),
             dt=c.text(raw, "dt"),
-            open_pric=c.index(raw, "open_pric"),
-            high_pric=c.index(raw, "high_pric"),
-            low_pric=c.index(raw, "low_pric"),
+            open_pric=c.index_price(raw, "open_pric"),
+            open_pric_dir=c.direction(raw, "open_pric"),
+            high_pric=c.index_price(raw, "high_pric"),
+            high_pric_dir=c.direction(raw, "high_pric"),
+            low_pric=c.index_price(raw, "low_pric"),
+            low_pric_dir=c.direction(raw, "low_pric"),
             trde_prica=c.integer(raw, "trde_prica"),
         )
 
@@ -1429,6 +1742,12 @@ class SectorYearlyChart(TRResponse, frozen=True, kw_only=True):
     """ka20019 업종년봉조회요청: sector yearly chart."""
 
     api_id: ClassVar[str] = "ka20019"
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {"inds_cd", "inds_yr_pole_qry", "return_code", "return_msg"}
+    )
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {
+        "inds_yr_pole_qry": SectorYearlyChartRow.known_keys
+    }
 
     inds_cd: str = ""
     """업종코드: industry/sector index code. Codes: 001 = KOSPI composite (종합(KOSPI)); 002 = large
@@ -1476,6 +1795,20 @@ class GoldTickChartRequest(TRRequest, frozen=True, kw_only=True):
 class GoldTickChartRow(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """One row of ``gds_tic_chart_qry`` (금현물틱차트조회) in :class:`GoldTickChart`."""
 
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "cntr_tm",
+            "cur_prc",
+            "dt",
+            "high_pric",
+            "low_pric",
+            "open_pric",
+            "pred_pre",
+            "pred_pre_sig",
+            "trde_qty",
+        }
+    )
+    """The wire keys of a row this model reads; any other is reported."""
     cur_prc: int | None = None
     """현재가: current (last) price (KRW)."""
     cur_prc_dir: int = 0
@@ -1528,6 +1861,12 @@ class GoldTickChart(TRResponse, frozen=True, kw_only=True):
     """ka50079 금현물틱차트조회요청: gold tick chart."""
 
     api_id: ClassVar[str] = "ka50079"
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {"gds_tic_chart_qry", "return_code", "return_msg"}
+    )
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {
+        "gds_tic_chart_qry": GoldTickChartRow.known_keys
+    }
 
     gds_tic_chart_qry: list[GoldTickChartRow] = msgspec.field(default_factory=list)
     """금현물틱차트조회."""
@@ -1569,6 +1908,21 @@ class GoldMinuteChartRequest(TRRequest, frozen=True, kw_only=True):
 class GoldMinuteChartRow(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """One row of ``gds_min_chart_qry`` (금현물분봉차트조회) in :class:`GoldMinuteChart`."""
 
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "acc_trde_qty",
+            "cntr_tm",
+            "cur_prc",
+            "dt",
+            "high_pric",
+            "low_pric",
+            "open_pric",
+            "pred_pre",
+            "pred_pre_sig",
+            "trde_qty",
+        }
+    )
+    """The wire keys of a row this model reads; any other is reported."""
     cur_prc: int | None = None
     """현재가: current (last) price (KRW)."""
     cur_prc_dir: int = 0
@@ -1624,6 +1978,12 @@ class GoldMinuteChart(TRResponse, frozen=True, kw_only=True):
     """ka50080 금현물분봉차트조회요청: gold minute chart."""
 
     api_id: ClassVar[str] = "ka50080"
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {"gds_min_chart_qry", "return_code", "return_msg"}
+    )
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {
+        "gds_min_chart_qry": GoldMinuteChartRow.known_keys
+    }
 
     gds_min_chart_qry: list[GoldMinuteChartRow] = msgspec.field(default_factory=list)
     """금현물분봉차트조회."""
@@ -1663,6 +2023,19 @@ class GoldDailyChartRequest(TRRequest, frozen=True, kw_only=True):
 class GoldDailyChartRow(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """One row of ``gds_day_chart_qry`` (금현물일봉차트조회) in :class:`GoldDailyChart`."""
 
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "acc_trde_prica",
+            "acc_trde_qty",
+            "cur_prc",
+            "dt",
+            "high_pric",
+            "low_pric",
+            "open_pric",
+            "pred_pre_sig",
+        }
+    )
+    """The wire keys of a row this model reads; any other is reported."""
     cur_prc: int | None = None
     """현재가: current (last) price (KRW)."""
     cur_prc_dir: int = 0
@@ -1712,6 +2085,12 @@ class GoldDailyChart(TRResponse, frozen=True, kw_only=True):
     """ka50081 금현물일봉차트조회요청: gold daily chart."""
 
     api_id: ClassVar[str] = "ka50081"
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {"gds_day_chart_qry", "return_code", "return_msg"}
+    )
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {
+        "gds_day_chart_qry": GoldDailyChartRow.known_keys
+    }
 
     gds_day_chart_qry: list[GoldDailyChartRow] = msgspec.field(default_factory=list)
     """금현물일봉차트조회."""
@@ -1751,6 +2130,10 @@ class GoldWeeklyChartRequest(TRRequest, frozen=True, kw_only=True):
 class GoldWeeklyChartRow(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """One row of ``gds_week_chart_qry`` (금현물일봉차트조회) in :class:`GoldWeeklyChart`."""
 
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {"acc_trde_prica", "acc_trde_qty", "cur_prc", "dt", "high_pric", "low_pric", "open_pric"}
+    )
+    """The wire keys of a row this model reads; any other is reported."""
     cur_prc: int | None = None
     """현재가: current (last) price (KRW)."""
     cur_prc_dir: int = 0
@@ -1795,6 +2178,12 @@ class GoldWeeklyChart(TRResponse, frozen=True, kw_only=True):
     """ka50082 금현물주봉차트조회요청: gold weekly chart."""
 
     api_id: ClassVar[str] = "ka50082"
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {"gds_week_chart_qry", "return_code", "return_msg"}
+    )
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {
+        "gds_week_chart_qry": GoldWeeklyChartRow.known_keys
+    }
 
     gds_week_chart_qry: list[GoldWeeklyChartRow] = msgspec.field(default_factory=list)
     """금현물일봉차트조회."""
@@ -1834,6 +2223,10 @@ class GoldMonthlyChartRequest(TRRequest, frozen=True, kw_only=True):
 class GoldMonthlyChartRow(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """One row of ``gds_month_chart_qry`` (금현물일봉차트조회) in :class:`GoldMonthlyChart`."""
 
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {"acc_trde_prica", "acc_trde_qty", "cur_prc", "dt", "high_pric", "low_pric", "open_pric"}
+    )
+    """The wire keys of a row this model reads; any other is reported."""
     cur_prc: int | None = None
     """현재가: current (last) price (KRW)."""
     cur_prc_dir: int = 0
@@ -1878,6 +2271,12 @@ class GoldMonthlyChart(TRResponse, frozen=True, kw_only=True):
     """ka50083 금현물월봉차트조회요청: gold monthly chart."""
 
     api_id: ClassVar[str] = "ka50083"
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {"gds_month_chart_qry", "return_code", "return_msg"}
+    )
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {
+        "gds_month_chart_qry": GoldMonthlyChartRow.known_keys
+    }
 
     gds_month_chart_qry: list[GoldMonthlyChartRow] = msgspec.field(default_factory=list)
     """금현물일봉차트조회."""
@@ -1915,6 +2314,20 @@ class GoldTodayTickChartRequest(TRRequest, frozen=True, kw_only=True):
 class GoldTodayTickChartRow(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """One row of ``gds_tic_chart_qry`` (금현물일봉차트조회) in :class:`GoldTodayTickChart`."""
 
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "cntr_pric",
+            "cntr_tm",
+            "dt",
+            "high_pric",
+            "low_pric",
+            "open_pric",
+            "pred_pre",
+            "pred_pre_sig",
+            "trde_qty",
+        }
+    )
+    """The wire keys of a row this model reads; any other is reported."""
     cntr_pric: int | None = None
     """체결가: execution price (KRW)."""
     cntr_pric_dir: int = 0
@@ -1967,6 +2380,12 @@ class GoldTodayTickChart(TRResponse, frozen=True, kw_only=True):
     """ka50091 금현물당일틱차트조회요청: gold today tick chart."""
 
     api_id: ClassVar[str] = "ka50091"
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {"gds_tic_chart_qry", "return_code", "return_msg"}
+    )
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {
+        "gds_tic_chart_qry": GoldTodayTickChartRow.known_keys
+    }
 
     gds_tic_chart_qry: list[GoldTodayTickChartRow] = msgspec.field(default_factory=list)
     """금현물일봉차트조회."""
@@ -2009,6 +2428,22 @@ class GoldTodayMinuteChartRequest(TRRequest, frozen=True, kw_only=True):
 class GoldTodayMinuteChartRow(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """One row of ``gds_min_chart_qry`` (금현물일봉차트조회) in :class:`GoldTodayMinuteChart`."""
 
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "acc_trde_prica",
+            "acc_trde_qty",
+            "cntr_pric",
+            "cntr_tm",
+            "dt",
+            "high_pric",
+            "low_pric",
+            "open_pric",
+            "pred_pre",
+            "pred_pre_sig",
+            "trde_qty",
+        }
+    )
+    """The wire keys of a row this model reads; any other is reported."""
     cntr_pric: int | None = None
     """체결가: execution price (KRW)."""
     cntr_pric_dir: int = 0
@@ -2065,6 +2500,12 @@ class GoldTodayMinuteChart(TRResponse, frozen=True, kw_only=True):
     """ka50092 금현물당일분봉차트조회요청: gold today minute chart."""
 
     api_id: ClassVar[str] = "ka50092"
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {"gds_min_chart_qry", "return_code", "return_msg"}
+    )
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {
+        "gds_min_chart_qry": GoldTodayMinuteChartRow.known_keys
+    }
 
     gds_min_chart_qry: list[GoldTodayMinuteChartRow] = msgspec.field(default_factory=list)
     """금현물일봉차트조회."""

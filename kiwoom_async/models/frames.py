@@ -293,12 +293,18 @@ def decode_events(data: bytes | str) -> list[RealtimeEvent] | ControlFrame:
     except _UNREADABLE as exc:
         raise FrameDecodeError(str(exc), data) from None
     else:
-        if tagged.trnm == "REAL":
-            events = tagged.data
-            if events is None:
-                raise FrameDecodeError("REAL frame without data", data)
+        if tagged.trnm != "REAL":
+            return _decode_control(data, tagged.trnm)
+        events = tagged.data
+        if events is None:
+            raise FrameDecodeError("REAL frame without data", data)
+        for event in events:
+            # ``extra`` is set here only when the server sent a FID named like the field
+            # that holds FIDs outside the table; the generic path keeps it as a FID instead.
+            if event.values.extra is not None:  # type: ignore[attr-defined]  # FidValues here
+                break
+        else:
             return events
-        return _decode_control(data, tagged.trnm)
     try:
         envelope = _ENVELOPE_DECODER.decode(data)
     except msgspec.ValidationError as exc:

@@ -107,6 +107,10 @@ class StockBuyOrder(TRResponse, frozen=True, kw_only=True):
     """
 
     api_id: ClassVar[str] = "kt10000"
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {"dmst_stex_tp", "ord_no", "return_code", "return_msg"}
+    )
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {}
 
     ord_no: str = ""
     """주문번호: order number."""
@@ -203,6 +207,10 @@ class StockSellOrder(TRResponse, frozen=True, kw_only=True):
     """
 
     api_id: ClassVar[str] = "kt10001"
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {"dmst_stex_tp", "ord_no", "return_code", "return_msg"}
+    )
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {}
 
     ord_no: str = ""
     """주문번호: order number."""
@@ -267,6 +275,10 @@ class StockModifyOrder(TRResponse, frozen=True, kw_only=True):
     """
 
     api_id: ClassVar[str] = "kt10002"
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {"base_orig_ord_no", "dmst_stex_tp", "mdfy_qty", "ord_no", "return_code", "return_msg"}
+    )
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {}
 
     ord_no: str = ""
     """주문번호: order number."""
@@ -329,6 +341,10 @@ class StockCancelOrder(TRResponse, frozen=True, kw_only=True):
     """
 
     api_id: ClassVar[str] = "kt10003"
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {"base_orig_ord_no", "cncl_qty", "ord_no", "return_code", "return_msg"}
+    )
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {}
 
     ord_no: str = ""
     """주문번호: order number."""
@@ -384,6 +400,8 @@ class GoldSpotBuyOrder(TRResponse, frozen=True, kw_only=True):
     """
 
     api_id: ClassVar[str] = "kt50000"
+    known_keys: ClassVar[frozenset[str]] = frozenset({"ord_no", "return_code", "return_msg"})
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {}
 
     ord_no: str = ""
     """주문번호: order number."""
@@ -433,6 +451,8 @@ class GoldSpotSellOrder(TRResponse, frozen=True, kw_only=True):
     """
 
     api_id: ClassVar[str] = "kt50001"
+    known_keys: ClassVar[frozenset[str]] = frozenset({"ord_no", "return_code", "return_msg"})
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {}
 
     ord_no: str = ""
     """주문번호: order number."""
@@ -484,6 +504,10 @@ class GoldSpotModifyOrder(TRResponse, frozen=True, kw_only=True):
     """
 
     api_id: ClassVar[str] = "kt50002"
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {"base_orig_ord_no", "mdfy_qty", "ord_no", "return_code", "return_msg"}
+    )
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {}
 
     ord_no: str = ""
     """주문번호: order number."""
@@ -537,6 +561,10 @@ class GoldSpotCancelOrder(TRResponse, frozen=True, kw_only=True):
     """
 
     api_id: ClassVar[str] = "kt50003"
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {"base_orig_ord_no", "cncl_qty", "ord_no", "return_code", "return_msg"}
+    )
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {}
 
     ord_no: str = ""
     """주문번호: order number."""

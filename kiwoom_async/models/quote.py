@@ -105,6 +105,82 @@ class OrderBook(TRResponse, frozen=True, kw_only=True):
     """
 
     api_id: ClassVar[str] = "ka10004"
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "bid_req_base_tm",
+            "buy_10th_pre_bid",
+            "buy_10th_pre_req",
+            "buy_10th_pre_req_pre",
+            "buy_1th_pre_req_pre",
+            "buy_2th_pre_bid",
+            "buy_2th_pre_req",
+            "buy_2th_pre_req_pre",
+            "buy_3th_pre_bid",
+            "buy_3th_pre_req",
+            "buy_3th_pre_req_pre",
+            "buy_4th_pre_bid",
+            "buy_4th_pre_req",
+            "buy_4th_pre_req_pre",
+            "buy_5th_pre_bid",
+            "buy_5th_pre_req",
+            "buy_5th_pre_req_pre",
+            "buy_6th_pre_bid",
+            "buy_6th_pre_req",
+            "buy_6th_pre_req_pre",
+            "buy_7th_pre_bid",
+            "buy_7th_pre_req",
+            "buy_7th_pre_req_pre",
+            "buy_8th_pre_bid",
+            "buy_8th_pre_req",
+            "buy_8th_pre_req_pre",
+            "buy_9th_pre_bid",
+            "buy_9th_pre_req",
+            "buy_9th_pre_req_pre",
+            "buy_fpr_bid",
+            "buy_fpr_req",
+            "ovt_buy_req",
+            "ovt_buy_req_pre",
+            "ovt_sel_req",
+            "ovt_sel_req_pre",
+            "return_code",
+            "return_msg",
+            "sel_10th_pre_bid",
+            "sel_10th_pre_req",
+            "sel_10th_pre_req_pre",
+            "sel_1th_pre_req_pre",
+            "sel_2th_pre_bid",
+            "sel_2th_pre_req",
+            "sel_2th_pre_req_pre",
+            "sel_3th_pre_bid",
+            "sel_3th_pre_req",
+            "sel_3th_pre_req_pre",
+            "sel_4th_pre_bid",
+            "sel_4th_pre_req",
+            "sel_4th_pre_req_pre",
+            "sel_5th_pre_bid",
+            "sel_5th_pre_req",
+            "sel_5th_pre_req_pre",
+            "sel_6th_pre_bid",
+            "sel_6th_pre_req",
+            "sel_6th_pre_req_pre",
+            "sel_7th_pre_bid",
+            "sel_7th_pre_req",
+            "sel_7th_pre_req_pre",
+            "sel_8th_pre_bid",
+            "sel_8th_pre_req",
+            "sel_8th_pre_req_pre",
+            "sel_9th_pre_bid",
+            "sel_9th_pre_req",
+            "sel_9th_pre_req_pre",
+            "sel_fpr_bid",
+            "sel_fpr_req",
+            "tot_buy_req",
+            "tot_buy_req_jub_pre",
+            "tot_sel_req",
+            "tot_sel_req_jub_pre",
+        }
+    )
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {}
 
     bid_req_base_tm: str = ""
     """호가잔량기준시간: order-book snapshot time (YYYYMMDD)."""
@@ -400,6 +476,29 @@ class StockPeriodPricesRow(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     :class:`StockPeriodPrices`.
     """
 
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "close_pric",
+            "cntr_str",
+            "crd_remn_rt",
+            "date",
+            "flu_rt",
+            "for_netprps",
+            "for_poss",
+            "for_wght",
+            "frgn",
+            "high_pric",
+            "ind_netprps",
+            "low_pric",
+            "open_pric",
+            "orgn_netprps",
+            "pre",
+            "prm",
+            "trde_prica",
+            "trde_qty",
+        }
+    )
+    """The wire keys of a row this model reads; any other is reported."""
     date: str = ""
     """날짜: date (YYYYMMDD)."""
     open_pric: int | None = None
@@ -442,6 +541,10 @@ class StockPeriodPricesRow(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """신용잔고율: credit balance ratio."""
     prm: int | None = None
     """프로그램: program trading net (shares)."""
+    cntr_str: float | None = None
+    """체결강도: execution strength (buy/sell ratio %) In the official example, not in the spec
+    table.
+    """
 
     @classmethod
     def from_raw(cls, raw: dict[str, Any]) -> Self:
@@ -467,6 +570,7 @@ class StockPeriodPricesRow(msgspec.Struct, frozen=True, kw_only=True, gc=False):
             frgn=c.integer(raw, "frgn"),
             crd_remn_rt=c.number(raw, "crd_remn_rt"),
             prm=c.integer(raw, "prm"),
+            cntr_str=c.number(raw, "cntr_str"),
         )
 
 
@@ -474,10 +578,12 @@ class StockPeriodPrices(TRResponse, frozen=True, kw_only=True):
     """ka10005 주식일주월시분요청: stock daily/weekly/monthly/time prices.
 
     Recent daily OHLCV rows with investor net-buy columns. The official example also carries
-    ``cntr_str``, which the spec table lacks: read it from ``raw``.
+    ``cntr_str``, which the spec table lacks: decoded as well.
     """
 
     api_id: ClassVar[str] = "ka10005"
+    known_keys: ClassVar[frozenset[str]] = frozenset({"return_code", "return_msg", "stk_ddwkmm"})
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {"stk_ddwkmm": StockPeriodPricesRow.known_keys}
 
     stk_ddwkmm: list[StockPeriodPricesRow] = msgspec.field(default_factory=list)
     """주식일주월시분: daily/weekly/monthly price rows."""
@@ -511,6 +617,23 @@ class StockTimeSnapshot(TRResponse, frozen=True, kw_only=True):
     """
 
     api_id: ClassVar[str] = "ka10006"
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "close_pric",
+            "cntr_str",
+            "date",
+            "flu_rt",
+            "high_pric",
+            "low_pric",
+            "open_pric",
+            "pre",
+            "return_code",
+            "return_msg",
+            "trde_prica",
+            "trde_qty",
+        }
+    )
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {}
 
     date: str = ""
     """날짜: date (YYYYMMDD)."""
@@ -584,6 +707,137 @@ class QuoteBoard(TRResponse, frozen=True, kw_only=True):
     """
 
     api_id: ClassVar[str] = "ka10007"
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "buy_10bid",
+            "buy_10bid_jub_pre",
+            "buy_10bid_req",
+            "buy_1bid",
+            "buy_1bid_cnt",
+            "buy_1bid_jub_pre",
+            "buy_1bid_req",
+            "buy_2bid",
+            "buy_2bid_cnt",
+            "buy_2bid_jub_pre",
+            "buy_2bid_req",
+            "buy_3bid",
+            "buy_3bid_cnt",
+            "buy_3bid_jub_pre",
+            "buy_3bid_req",
+            "buy_4bid",
+            "buy_4bid_cnt",
+            "buy_4bid_jub_pre",
+            "buy_4bid_req",
+            "buy_5bid",
+            "buy_5bid_cnt",
+            "buy_5bid_jub_pre",
+            "buy_5bid_req",
+            "buy_6bid",
+            "buy_6bid_jub_pre",
+            "buy_6bid_req",
+            "buy_7bid",
+            "buy_7bid_jub_pre",
+            "buy_7bid_req",
+            "buy_8bid",
+            "buy_8bid_jub_pre",
+            "buy_8bid_req",
+            "buy_9bid",
+            "buy_9bid_jub_pre",
+            "buy_9bid_req",
+            "cntr_qty",
+            "cur_prc",
+            "date",
+            "exec_pric",
+            "exp_buy_pri_bid",
+            "exp_cntr_pric",
+            "exp_cntr_qty",
+            "exp_sel_pri_bid",
+            "flo_stkcnt",
+            "flu_rt",
+            "hgst_pric",
+            "hgst_pric_dt",
+            "high_pric",
+            "low_pric",
+            "lpbuy_10bid_req",
+            "lpbuy_1bid_req",
+            "lpbuy_2bid_req",
+            "lpbuy_3bid_req",
+            "lpbuy_4bid_req",
+            "lpbuy_5bid_req",
+            "lpbuy_6bid_req",
+            "lpbuy_7bid_req",
+            "lpbuy_8bid_req",
+            "lpbuy_9bid_req",
+            "lpsel_10bid_req",
+            "lpsel_1bid_req",
+            "lpsel_2bid_req",
+            "lpsel_3bid_req",
+            "lpsel_4bid_req",
+            "lpsel_5bid_req",
+            "lpsel_6bid_req",
+            "lpsel_7bid_req",
+            "lpsel_8bid_req",
+            "lpsel_9bid_req",
+            "lst_pric",
+            "lwst_pric",
+            "lwst_pric_dt",
+            "open_pric",
+            "pred_close_pric",
+            "pred_rt",
+            "pred_trde_prica",
+            "pred_trde_qty",
+            "return_code",
+            "return_msg",
+            "sel_10bid",
+            "sel_10bid_jub_pre",
+            "sel_10bid_req",
+            "sel_1bid",
+            "sel_1bid_cnt",
+            "sel_1bid_jub_pre",
+            "sel_1bid_req",
+            "sel_2bid",
+            "sel_2bid_cnt",
+            "sel_2bid_jub_pre",
+            "sel_2bid_req",
+            "sel_3bid",
+            "sel_3bid_cnt",
+            "sel_3bid_jub_pre",
+            "sel_3bid_req",
+            "sel_4bid",
+            "sel_4bid_cnt",
+            "sel_4bid_jub_pre",
+            "sel_4bid_req",
+            "sel_5bid",
+            "sel_5bid_cnt",
+            "sel_5bid_jub_pre",
+            "sel_5bid_req",
+            "sel_6bid",
+            "sel_6bid_jub_pre",
+            "sel_6bid_req",
+            "sel_7bid",
+            "sel_7bid_jub_pre",
+            "sel_7bid_req",
+            "sel_8bid",
+            "sel_8bid_jub_pre",
+            "sel_8bid_req",
+            "sel_9bid",
+            "sel_9bid_jub_pre",
+            "sel_9bid_req",
+            "smbol",
+            "stk_cd",
+            "stk_nm",
+            "tm",
+            "tot_buy_cnt",
+            "tot_buy_req",
+            "tot_sel_cnt",
+            "tot_sel_req",
+            "trde_prica",
+            "trde_qty",
+            "trde_strt_dt",
+            "upl_pric",
+        }
+    )
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {}
 
     stk_nm: str = ""
     """종목명: stock name."""
@@ -1087,6 +1341,23 @@ class SubscriptionRightsQuotesRow(msgspec.Struct, frozen=True, kw_only=True, gc=
     :class:`SubscriptionRightsQuotes`.
     """
 
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "acc_trde_qty",
+            "cur_prc",
+            "flu_rt",
+            "fpr_buy_bid",
+            "fpr_sel_bid",
+            "high_pric",
+            "low_pric",
+            "open_pric",
+            "pred_pre",
+            "pred_pre_sig",
+            "stk_cd",
+            "stk_nm",
+        }
+    )
+    """The wire keys of a row this model reads; any other is reported."""
     stk_cd: str = ""
     """종목코드: stock code."""
     stk_nm: str = ""
@@ -1155,6 +1426,12 @@ class SubscriptionRightsQuotes(TRResponse, frozen=True, kw_only=True):
     """
 
     api_id: ClassVar[str] = "ka10011"
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {"newstk_recvrht_mrpr", "return_code", "return_msg"}
+    )
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {
+        "newstk_recvrht_mrpr": SubscriptionRightsQuotesRow.known_keys
+    }
 
     newstk_recvrht_mrpr: list[SubscriptionRightsQuotesRow] = msgspec.field(default_factory=list)
     """신주인수권시세: subscription-right quote rows."""
@@ -1206,6 +1483,19 @@ class DailyInstitutionalTradingByStockRow(msgspec.Struct, frozen=True, kw_only=T
     :class:`DailyInstitutionalTradingByStock`.
     """
 
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "avg_pric_pre",
+            "cur_prc",
+            "netprps_amt",
+            "netprps_qty",
+            "pre_rt",
+            "prsm_avg_pric",
+            "stk_cd",
+            "stk_nm",
+        }
+    )
+    """The wire keys of a row this model reads; any other is reported."""
     stk_cd: str = ""
     """종목코드: stock code."""
     stk_nm: str = ""
@@ -1214,6 +1504,18 @@ class DailyInstitutionalTradingByStockRow(msgspec.Struct, frozen=True, kw_only=T
     """순매수수량: net buy quantity (hundred_shares)."""
     netprps_amt: int | None = None
     """순매수금액: net buy amount (KRW_million)."""
+    avg_pric_pre: int | None = None
+    """평균가대비: In the official example, not in the spec table."""
+    cur_prc: int | None = None
+    """현재가: current (last) price In the official example, not in the spec table."""
+    cur_prc_dir: int = 0
+    """Direction marker of ``cur_prc``: +1 up, -1 down, 0 flat."""
+    pre_rt: float | None = None
+    """대비율: In the official example, not in the spec table."""
+    prsm_avg_pric: int | None = None
+    """추정평균가: In the official example, not in the spec table."""
+    prsm_avg_pric_dir: int = 0
+    """Direction marker of ``prsm_avg_pric``: +1 up, -1 down, 0 flat."""
 
     @classmethod
     def from_raw(cls, raw: dict[str, Any]) -> Self:
@@ -1222,6 +1524,12 @@ class DailyInstitutionalTradingByStockRow(msgspec.Struct, frozen=True, kw_only=T
             stk_nm=c.text(raw, "stk_nm"),
             netprps_qty=c.integer(raw, "netprps_qty"),
             netprps_amt=c.integer(raw, "netprps_amt"),
+            avg_pric_pre=c.integer(raw, "avg_pric_pre"),
+            cur_prc=c.price(raw, "cur_prc"),
+            cur_prc_dir=c.direction(raw, "cur_prc"),
+            pre_rt=c.number(raw, "pre_rt"),
+            prsm_avg_pric=c.price(raw, "prsm_avg_pric"),
+            prsm_avg_pric_dir=c.direction(raw, "prsm_avg_pric"),
         )
 
 
@@ -1230,10 +1538,16 @@ class DailyInstitutionalTradingByStock(TRResponse, frozen=True, kw_only=True):
 
     Stocks ranked by institutional net buy/sell over a date range. The official example also
     carries ``avg_pric_pre``, ``cur_prc``, ``pre_rt``, ``prsm_avg_pric``, which the spec table
-    lacks: read it from ``raw``.
+    lacks: decoded as well.
     """
 
     api_id: ClassVar[str] = "ka10044"
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {"daly_orgn_trde_stk", "return_code", "return_msg"}
+    )
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {
+        "daly_orgn_trde_stk": DailyInstitutionalTradingByStockRow.known_keys
+    }
 
     daly_orgn_trde_stk: list[DailyInstitutionalTradingByStockRow] = msgspec.field(
         default_factory=list
@@ -1293,6 +1607,22 @@ class InstitutionalTradingTrendPerStockRow(msgspec.Struct, frozen=True, kw_only=
     :class:`InstitutionalTradingTrendPerStock`.
     """
 
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "close_pric",
+            "dt",
+            "flu_rt",
+            "for_daly_nettrde_qty",
+            "for_dt_acc",
+            "limit_exh_rt",
+            "orgn_daly_nettrde_qty",
+            "orgn_dt_acc",
+            "pre_sig",
+            "pred_pre",
+            "trde_qty",
+        }
+    )
+    """The wire keys of a row this model reads; any other is reported."""
     dt: str = ""
     """일자: date (YYYYMMDD)."""
     close_pric: int | None = None
@@ -1345,6 +1675,18 @@ class InstitutionalTradingTrendPerStock(TRResponse, frozen=True, kw_only=True):
     """
 
     api_id: ClassVar[str] = "ka10045"
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "for_prsm_avg_pric",
+            "orgn_prsm_avg_pric",
+            "return_code",
+            "return_msg",
+            "stk_orgn_trde_trnsn",
+        }
+    )
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {
+        "stk_orgn_trde_trnsn": InstitutionalTradingTrendPerStockRow.known_keys
+    }
 
     orgn_prsm_avg_pric: int | None = None
     """기관추정평균가: institution estimated average price (KRW)."""
@@ -1394,6 +1736,24 @@ class ExecutionStrengthByTimeRow(msgspec.Struct, frozen=True, kw_only=True, gc=F
     :class:`ExecutionStrengthByTime`.
     """
 
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "acc_trde_prica",
+            "acc_trde_qty",
+            "cntr_str",
+            "cntr_str_20min",
+            "cntr_str_5min",
+            "cntr_str_60min",
+            "cntr_tm",
+            "cur_prc",
+            "flu_rt",
+            "pred_pre",
+            "pred_pre_sig",
+            "stex_tp",
+            "trde_qty",
+        }
+    )
+    """The wire keys of a row this model reads; any other is reported."""
     cntr_tm: str = ""
     """체결시간: execution time (HHMMSS)."""
     cur_prc: int | None = None
@@ -1452,6 +1812,10 @@ class ExecutionStrengthByTime(TRResponse, frozen=True, kw_only=True):
     """
 
     api_id: ClassVar[str] = "ka10046"
+    known_keys: ClassVar[frozenset[str]] = frozenset({"cntr_str_tm", "return_code", "return_msg"})
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {
+        "cntr_str_tm": ExecutionStrengthByTimeRow.known_keys
+    }
 
     cntr_str_tm: list[ExecutionStrengthByTimeRow] = msgspec.field(default_factory=list)
     """체결강도시간별: execution strength by time rows."""
@@ -1483,6 +1847,23 @@ class ExecutionStrengthByDayRow(msgspec.Struct, frozen=True, kw_only=True, gc=Fa
     :class:`ExecutionStrengthByDay`.
     """
 
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "acc_trde_prica",
+            "acc_trde_qty",
+            "cntr_str",
+            "cntr_str_20min",
+            "cntr_str_5min",
+            "cntr_str_60min",
+            "cur_prc",
+            "dt",
+            "flu_rt",
+            "pred_pre",
+            "pred_pre_sig",
+            "trde_qty",
+        }
+    )
+    """The wire keys of a row this model reads; any other is reported."""
     dt: str = ""
     """일자: date (YYYYMMDD)."""
     cur_prc: int | None = None
@@ -1538,6 +1919,10 @@ class ExecutionStrengthByDay(TRResponse, frozen=True, kw_only=True):
     """
 
     api_id: ClassVar[str] = "ka10047"
+    known_keys: ClassVar[frozenset[str]] = frozenset({"cntr_str_daly", "return_code", "return_msg"})
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {
+        "cntr_str_daly": ExecutionStrengthByDayRow.known_keys
+    }
 
     cntr_str_daly: list[ExecutionStrengthByDayRow] = msgspec.field(default_factory=list)
     """체결강도일별: execution strength by day rows."""
@@ -1601,6 +1986,32 @@ class IntradayTradingByInvestorRow(msgspec.Struct, frozen=True, kw_only=True, gc
     :class:`IntradayTradingByInvestor`.
     """
 
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "acc_trde_qty",
+            "buy_amt",
+            "buy_amt_irds",
+            "buy_qty",
+            "buy_qty_irds",
+            "cur_prc",
+            "flu_rt",
+            "netprps_amt",
+            "netprps_amt_irds",
+            "netprps_irds",
+            "netprps_qty",
+            "pre_sig",
+            "pred_pre",
+            "prev_netprps_amt",
+            "prev_pot_netprps_qty",
+            "sell_amt",
+            "sell_amt_irds",
+            "sell_qty",
+            "sell_qty_irds",
+            "stk_cd",
+            "stk_nm",
+        }
+    )
+    """The wire keys of a row this model reads; any other is reported."""
     stk_cd: str = ""
     """종목코드: stock code."""
     stk_nm: str = ""
@@ -1685,6 +2096,12 @@ class IntradayTradingByInvestor(TRResponse, frozen=True, kw_only=True):
     """
 
     api_id: ClassVar[str] = "ka10063"
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {"opmr_invsr_trde", "return_code", "return_msg"}
+    )
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {
+        "opmr_invsr_trde": IntradayTradingByInvestorRow.known_keys
+    }
 
     opmr_invsr_trde: list[IntradayTradingByInvestorRow] = msgspec.field(default_factory=list)
     """장중투자자별매매: intraday investor trading rows."""
@@ -1732,6 +2149,30 @@ class AfterCloseTradingByInvestorRow(msgspec.Struct, frozen=True, kw_only=True, 
     :class:`AfterCloseTradingByInvestor`.
     """
 
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "bank",
+            "cur_prc",
+            "etc_corp",
+            "etc_fnnc",
+            "flu_rt",
+            "fnnc_invt",
+            "frgnr_invsr",
+            "ind_invsr",
+            "insrnc",
+            "invtrt",
+            "natn",
+            "orgn",
+            "penfnd_etc",
+            "pre_sig",
+            "pred_pre",
+            "samo_fund",
+            "stk_cd",
+            "stk_nm",
+            "trde_qty",
+        }
+    )
+    """The wire keys of a row this model reads; any other is reported."""
     stk_cd: str = ""
     """종목코드: stock code."""
     stk_nm: str = ""
@@ -1808,6 +2249,12 @@ class AfterCloseTradingByInvestor(TRResponse, frozen=True, kw_only=True):
     """
 
     api_id: ClassVar[str] = "ka10066"
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {"opaf_invsr_trde", "return_code", "return_msg"}
+    )
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {
+        "opaf_invsr_trde": AfterCloseTradingByInvestorRow.known_keys
+    }
 
     opaf_invsr_trde: list[AfterCloseTradingByInvestorRow] = msgspec.field(default_factory=list)
     """장중투자자별매매차트: after-close investor trading rows."""
@@ -1853,6 +2300,20 @@ class BrokerTradingTrendPerStockRow(msgspec.Struct, frozen=True, kw_only=True, g
     :class:`BrokerTradingTrendPerStock`.
     """
 
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "acc_trde_qty",
+            "buy_qty",
+            "cur_prc",
+            "dt",
+            "flu_rt",
+            "netprps_qty",
+            "pre_sig",
+            "pred_pre",
+            "sell_qty",
+        }
+    )
+    """The wire keys of a row this model reads; any other is reported."""
     dt: str = ""
     """일자: date (YYYYMMDD)."""
     cur_prc: int | None = None
@@ -1899,6 +2360,12 @@ class BrokerTradingTrendPerStock(TRResponse, frozen=True, kw_only=True):
     """
 
     api_id: ClassVar[str] = "ka10078"
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {"return_code", "return_msg", "sec_stk_trde_trend"}
+    )
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {
+        "sec_stk_trde_trend": BrokerTradingTrendPerStockRow.known_keys
+    }
 
     sec_stk_trde_trend: list[BrokerTradingTrendPerStockRow] = msgspec.field(default_factory=list)
     """증권사별종목매매동향: broker trading trend rows."""
@@ -1944,6 +2411,33 @@ class DailyPricesRequest(TRRequest, frozen=True, kw_only=True):
 class DailyPricesRow(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """One row of ``daly_stkpc`` (일별주가: daily price rows) in :class:`DailyPrices`."""
 
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "amt_mn",
+            "close_pric",
+            "crd_remn_rt",
+            "crd_rt",
+            "date",
+            "flu_rt",
+            "for_netprps",
+            "for_poss",
+            "for_qty",
+            "for_rt",
+            "for_wght",
+            "frgn",
+            "high_pric",
+            "ind",
+            "ind_netprps",
+            "low_pric",
+            "open_pric",
+            "orgn",
+            "orgn_netprps",
+            "pred_rt",
+            "prm",
+            "trde_qty",
+        }
+    )
+    """The wire keys of a row this model reads; any other is reported."""
     date: str = ""
     """날짜: date (YYYYMMDD)."""
     open_pric: int | None = None
@@ -2036,6 +2530,8 @@ class DailyPrices(TRResponse, frozen=True, kw_only=True):
     """
 
     api_id: ClassVar[str] = "ka10086"
+    known_keys: ClassVar[frozenset[str]] = frozenset({"daly_stkpc", "return_code", "return_msg"})
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {"daly_stkpc": DailyPricesRow.known_keys}
 
     daly_stkpc: list[DailyPricesRow] = msgspec.field(default_factory=list)
     """일별주가: daily price rows."""
@@ -2067,6 +2563,59 @@ class AfterHoursSinglePriceQuote(TRResponse, frozen=True, kw_only=True):
     """
 
     api_id: ClassVar[str] = "ka10087"
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "bid_req_base_tm",
+            "buy_bid_tot_req",
+            "buy_bid_tot_req_jub_pre",
+            "ovt_buy_bid_tot_req",
+            "ovt_buy_bid_tot_req_jub_pre",
+            "ovt_sel_bid_tot_req",
+            "ovt_sel_bid_tot_req_jub_pre",
+            "ovt_sigpric_acc_trde_qty",
+            "ovt_sigpric_buy_bid_1",
+            "ovt_sigpric_buy_bid_2",
+            "ovt_sigpric_buy_bid_3",
+            "ovt_sigpric_buy_bid_4",
+            "ovt_sigpric_buy_bid_5",
+            "ovt_sigpric_buy_bid_jub_pre_1",
+            "ovt_sigpric_buy_bid_jub_pre_2",
+            "ovt_sigpric_buy_bid_jub_pre_3",
+            "ovt_sigpric_buy_bid_jub_pre_4",
+            "ovt_sigpric_buy_bid_jub_pre_5",
+            "ovt_sigpric_buy_bid_qty_1",
+            "ovt_sigpric_buy_bid_qty_2",
+            "ovt_sigpric_buy_bid_qty_3",
+            "ovt_sigpric_buy_bid_qty_4",
+            "ovt_sigpric_buy_bid_qty_5",
+            "ovt_sigpric_buy_bid_tot_req",
+            "ovt_sigpric_cur_prc",
+            "ovt_sigpric_flu_rt",
+            "ovt_sigpric_pred_pre",
+            "ovt_sigpric_pred_pre_sig",
+            "ovt_sigpric_sel_bid_1",
+            "ovt_sigpric_sel_bid_2",
+            "ovt_sigpric_sel_bid_3",
+            "ovt_sigpric_sel_bid_4",
+            "ovt_sigpric_sel_bid_5",
+            "ovt_sigpric_sel_bid_jub_pre_1",
+            "ovt_sigpric_sel_bid_jub_pre_2",
+            "ovt_sigpric_sel_bid_jub_pre_3",
+            "ovt_sigpric_sel_bid_jub_pre_4",
+            "ovt_sigpric_sel_bid_jub_pre_5",
+            "ovt_sigpric_sel_bid_qty_1",
+            "ovt_sigpric_sel_bid_qty_2",
+            "ovt_sigpric_sel_bid_qty_3",
+            "ovt_sigpric_sel_bid_qty_4",
+            "ovt_sigpric_sel_bid_qty_5",
+            "ovt_sigpric_sel_bid_tot_req",
+            "return_code",
+            "return_msg",
+            "sel_bid_tot_req",
+            "sel_bid_tot_req_jub_pre",
+        }
+    )
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {}
 
     bid_req_base_tm: str = ""
     """호가잔량기준시간: order-book snapshot time (HHMMSS)."""
@@ -2288,6 +2837,24 @@ class GoldSpotExecutionTrendRow(msgspec.Struct, frozen=True, kw_only=True, gc=Fa
     :class:`GoldSpotExecutionTrend`.
     """
 
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "acc_trde_prica",
+            "cntr_pric",
+            "cntr_str",
+            "cntr_trde_qty",
+            "flu_rt",
+            "pre_sig",
+            "pred_pre",
+            "pri_buy_bid_unit",
+            "pri_sel_bid_unit",
+            "tm",
+            "trde_pre",
+            "trde_qty",
+            "trde_tern_rt",
+        }
+    )
+    """The wire keys of a row this model reads; any other is reported."""
     cntr_pric: int | None = None
     """체결가: execution price (KRW)."""
     cntr_pric_dir: int = 0
@@ -2352,6 +2919,10 @@ class GoldSpotExecutionTrend(TRResponse, frozen=True, kw_only=True):
     """
 
     api_id: ClassVar[str] = "ka50010"
+    known_keys: ClassVar[frozenset[str]] = frozenset({"gold_cntr", "return_code", "return_msg"})
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {
+        "gold_cntr": GoldSpotExecutionTrendRow.known_keys
+    }
 
     gold_cntr: list[GoldSpotExecutionTrendRow] = msgspec.field(default_factory=list)
     """금현물체결추이: gold execution rows."""
@@ -2389,6 +2960,24 @@ class GoldSpotDailyTrendRow(msgspec.Struct, frozen=True, kw_only=True, gc=False)
     :class:`GoldSpotDailyTrend`.
     """
 
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "acc_trde_prica",
+            "cur_prc",
+            "dt",
+            "flu_rt",
+            "for_netprps",
+            "high_pric",
+            "ind_netprps",
+            "low_pric",
+            "open_pric",
+            "orgn_netprps",
+            "pre_sig",
+            "pred_pre",
+            "trde_qty",
+        }
+    )
+    """The wire keys of a row this model reads; any other is reported."""
     cur_prc: int | None = None
     """종가: current (last) price (KRW)."""
     cur_prc_dir: int = 0
@@ -2456,6 +3045,12 @@ class GoldSpotDailyTrend(TRResponse, frozen=True, kw_only=True):
     """
 
     api_id: ClassVar[str] = "ka50012"
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {"gold_daly_trnsn", "return_code", "return_msg"}
+    )
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {
+        "gold_daly_trnsn": GoldSpotDailyTrendRow.known_keys
+    }
 
     gold_daly_trnsn: list[GoldSpotDailyTrendRow] = msgspec.field(default_factory=list)
     """금현물일별추이: gold daily trend rows."""
@@ -2489,6 +3084,19 @@ class GoldSpotExpectedExecutionRow(msgspec.Struct, frozen=True, kw_only=True, gc
     :class:`GoldSpotExpectedExecution`.
     """
 
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "exp_acc_trde_qty",
+            "exp_cntr_pric",
+            "exp_cntr_trde_qty",
+            "exp_flu_rt",
+            "exp_pre_sig",
+            "exp_pred_pre",
+            "exp_tm",
+            "stex_tp",
+        }
+    )
+    """The wire keys of a row this model reads; any other is reported."""
     exp_cntr_pric: int | None = None
     """예상 체결가: expected execution price (KRW)."""
     exp_cntr_pric_dir: int = 0
@@ -2530,6 +3138,12 @@ class GoldSpotExpectedExecution(TRResponse, frozen=True, kw_only=True):
     """
 
     api_id: ClassVar[str] = "ka50087"
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {"gold_expt_exec", "return_code", "return_msg"}
+    )
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {
+        "gold_expt_exec": GoldSpotExpectedExecutionRow.known_keys
+    }
 
     gold_expt_exec: list[GoldSpotExpectedExecutionRow] = msgspec.field(default_factory=list)
     """금현물예상체결: gold expected execution rows."""
@@ -2565,6 +3179,24 @@ class GoldSpotQuoteInfo(TRResponse, frozen=True, kw_only=True):
     """
 
     api_id: ClassVar[str] = "ka50100"
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "flu_rt",
+            "high_pric",
+            "low_pric",
+            "lst_pric",
+            "open_pric",
+            "pred_close_pric",
+            "pred_pre",
+            "pred_pre_sig",
+            "pred_rt",
+            "return_code",
+            "return_msg",
+            "trde_qty",
+            "upl_pric",
+        }
+    )
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {}
 
     pred_pre_sig: str = ""
     """전일대비기호: change sign code."""
@@ -2650,6 +3282,26 @@ class GoldSpotOrderBookRequest(TRRequest, frozen=True, kw_only=True):
 class GoldSpotOrderBookRow(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """One row of ``gold_bid`` (금현물호가: gold quote rows) in :class:`GoldSpotOrderBook`."""
 
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "acc_trde_prica",
+            "cntr_pric",
+            "cntr_str",
+            "cntr_trde_qty",
+            "flu_rt",
+            "lpmmcm_nm_1",
+            "pre_sig",
+            "pred_pre",
+            "pri_buy_bid_unit",
+            "pri_sel_bid_unit",
+            "stex_tp",
+            "tm",
+            "trde_pre",
+            "trde_qty",
+            "trde_tern_rt",
+        }
+    )
+    """The wire keys of a row this model reads; any other is reported."""
     cntr_pric: int | None = None
     """체결가: execution price (KRW)."""
     cntr_pric_dir: int = 0
@@ -2720,6 +3372,8 @@ class GoldSpotOrderBook(TRResponse, frozen=True, kw_only=True):
     """
 
     api_id: ClassVar[str] = "ka50101"
+    known_keys: ClassVar[frozenset[str]] = frozenset({"gold_bid", "return_code", "return_msg"})
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {"gold_bid": GoldSpotOrderBookRow.known_keys}
 
     gold_bid: list[GoldSpotOrderBookRow] = msgspec.field(default_factory=list)
     """금현물호가: gold quote rows."""
@@ -2778,6 +3432,29 @@ class ProgramTradingTrendByTimeRow(msgspec.Struct, frozen=True, kw_only=True, gc
     :class:`ProgramTradingTrendByTime`.
     """
 
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "all_buy",
+            "all_netprps",
+            "all_sel",
+            "basis",
+            "cntr_tm",
+            "dfrt_trde_buy",
+            "dfrt_trde_buy_qty",
+            "dfrt_trde_netprps",
+            "dfrt_trde_netprps_qty",
+            "dfrt_trde_sel",
+            "dfrt_trde_sell_qty",
+            "kospi200",
+            "ndiffpro_trde_buy",
+            "ndiffpro_trde_buy_qty",
+            "ndiffpro_trde_netprps",
+            "ndiffpro_trde_netprps_qty",
+            "ndiffpro_trde_sel",
+            "ndiffpro_trde_sell_qty",
+        }
+    )
+    """The wire keys of a row this model reads; any other is reported."""
     cntr_tm: str = ""
     """체결시간: execution time (HHMMSS)."""
     dfrt_trde_sel: int | None = None
@@ -2846,6 +3523,12 @@ class ProgramTradingTrendByTime(TRResponse, frozen=True, kw_only=True):
     """
 
     api_id: ClassVar[str] = "ka90005"
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {"prm_trde_trnsn", "return_code", "return_msg"}
+    )
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {
+        "prm_trde_trnsn": ProgramTradingTrendByTimeRow.known_keys
+    }
 
     prm_trde_trnsn: list[ProgramTradingTrendByTimeRow] = msgspec.field(default_factory=list)
     """프로그램매매추이: program trading trend rows."""
@@ -2881,6 +3564,18 @@ class ProgramArbitrageBalanceTrendRow(msgspec.Struct, frozen=True, kw_only=True,
     rows) in :class:`ProgramArbitrageBalanceTrend`.
     """
 
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "buy_dfrt_trde_amt",
+            "buy_dfrt_trde_irds_amt",
+            "buy_dfrt_trde_qty",
+            "dt",
+            "sel_dfrt_trde_amt",
+            "sel_dfrt_trde_irds_amt",
+            "sel_dfrt_trde_qty",
+        }
+    )
+    """The wire keys of a row this model reads; any other is reported."""
     dt: str = ""
     """일자: date (YYYYMMDD)."""
     buy_dfrt_trde_qty: int | None = None
@@ -2916,6 +3611,12 @@ class ProgramArbitrageBalanceTrend(TRResponse, frozen=True, kw_only=True):
     """
 
     api_id: ClassVar[str] = "ka90006"
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {"prm_trde_dfrt_remn_trnsn", "return_code", "return_msg"}
+    )
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {
+        "prm_trde_dfrt_remn_trnsn": ProgramArbitrageBalanceTrendRow.known_keys
+    }
 
     prm_trde_dfrt_remn_trnsn: list[ProgramArbitrageBalanceTrendRow] = msgspec.field(
         default_factory=list
@@ -2965,6 +3666,20 @@ class ProgramTradingAccumulatedTrendRow(msgspec.Struct, frozen=True, kw_only=Tru
     :class:`ProgramTradingAccumulatedTrend`.
     """
 
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "all_acc",
+            "all_tdy",
+            "basis",
+            "dfrt_trde_acc",
+            "dfrt_trde_tdy",
+            "dt",
+            "kospi200",
+            "ndiffpro_trde_acc",
+            "ndiffpro_trde_tdy",
+        }
+    )
+    """The wire keys of a row this model reads; any other is reported."""
     dt: str = ""
     """일자: date (YYYYMMDD)."""
     kospi200: float | None = None
@@ -3006,6 +3721,12 @@ class ProgramTradingAccumulatedTrend(TRResponse, frozen=True, kw_only=True):
     """
 
     api_id: ClassVar[str] = "ka90007"
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {"prm_trde_acc_trnsn", "return_code", "return_msg"}
+    )
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {
+        "prm_trde_acc_trnsn": ProgramTradingAccumulatedTrendRow.known_keys
+    }
 
     prm_trde_acc_trnsn: list[ProgramTradingAccumulatedTrendRow] = msgspec.field(
         default_factory=list
@@ -3053,6 +3774,29 @@ class StockProgramTradingByTimeRow(msgspec.Struct, frozen=True, kw_only=True, gc
     time rows) in :class:`StockProgramTradingByTime`.
     """
 
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "base_pric_tm",
+            "cur_prc",
+            "dbrt_trde_rpy_sum",
+            "flu_rt",
+            "pre_sig",
+            "pred_pre",
+            "prm_buy_amt",
+            "prm_buy_qty",
+            "prm_netprps_amt",
+            "prm_netprps_amt_irds",
+            "prm_netprps_qty",
+            "prm_netprps_qty_irds",
+            "prm_sell_amt",
+            "prm_sell_qty",
+            "remn_rcvord_sum",
+            "stex_tp",
+            "tm",
+            "trde_qty",
+        }
+    )
+    """The wire keys of a row this model reads; any other is reported."""
     tm: str = ""
     """시간: time (HHMMSS)."""
     cur_prc: int | None = None
@@ -3126,6 +3870,12 @@ class StockProgramTradingByTime(TRResponse, frozen=True, kw_only=True):
     """
 
     api_id: ClassVar[str] = "ka90008"
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {"return_code", "return_msg", "stk_tm_prm_trde_trnsn"}
+    )
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {
+        "stk_tm_prm_trde_trnsn": StockProgramTradingByTimeRow.known_keys
+    }
 
     stk_tm_prm_trde_trnsn: list[StockProgramTradingByTimeRow] = msgspec.field(default_factory=list)
     """종목시간별프로그램매매추이: stock program trading by time rows."""
@@ -3189,6 +3939,29 @@ class ProgramTradingTrendByDayRow(msgspec.Struct, frozen=True, kw_only=True, gc=
     :class:`ProgramTradingTrendByDay`.
     """
 
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "all_buy",
+            "all_netprps",
+            "all_sel",
+            "basis",
+            "cntr_tm",
+            "dfrt_trde_buy",
+            "dfrt_trde_buy_qty",
+            "dfrt_trde_netprps",
+            "dfrt_trde_netprps_qty",
+            "dfrt_trde_sel",
+            "dfrt_trde_sell_qty",
+            "kospi200",
+            "ndiffpro_trde_buy",
+            "ndiffpro_trde_buy_qty",
+            "ndiffpro_trde_netprps",
+            "ndiffpro_trde_netprps_qty",
+            "ndiffpro_trde_sel",
+            "ndiffpro_trde_sell_qty",
+        }
+    )
+    """The wire keys of a row this model reads; any other is reported."""
     cntr_tm: str = ""
     """체결시간: execution time (YYYYMMDDHHMMSS)."""
     dfrt_trde_sel: int | None = None
@@ -3257,6 +4030,12 @@ class ProgramTradingTrendByDay(TRResponse, frozen=True, kw_only=True):
     """
 
     api_id: ClassVar[str] = "ka90010"
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {"prm_trde_trnsn", "return_code", "return_msg"}
+    )
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {
+        "prm_trde_trnsn": ProgramTradingTrendByDayRow.known_keys
+    }
 
     prm_trde_trnsn: list[ProgramTradingTrendByDayRow] = msgspec.field(default_factory=list)
     """프로그램매매추이: program trading trend rows."""
@@ -3298,6 +4077,29 @@ class StockProgramTradingByDayRow(msgspec.Struct, frozen=True, kw_only=True, gc=
     day rows) in :class:`StockProgramTradingByDay`.
     """
 
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {
+            "base_pric_tm",
+            "cur_prc",
+            "dbrt_trde_rpy_sum",
+            "dt",
+            "flu_rt",
+            "pre_sig",
+            "pred_pre",
+            "prm_buy_amt",
+            "prm_buy_qty",
+            "prm_netprps_amt",
+            "prm_netprps_amt_irds",
+            "prm_netprps_qty",
+            "prm_netprps_qty_irds",
+            "prm_sell_amt",
+            "prm_sell_qty",
+            "remn_rcvord_sum",
+            "stex_tp",
+            "trde_qty",
+        }
+    )
+    """The wire keys of a row this model reads; any other is reported."""
     dt: str = ""
     """일자: date (YYYYMMDD)."""
     cur_prc: int | None = None
@@ -3371,6 +4173,12 @@ class StockProgramTradingByDay(TRResponse, frozen=True, kw_only=True):
     """
 
     api_id: ClassVar[str] = "ka90013"
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {"return_code", "return_msg", "stk_daly_prm_trde_trnsn"}
+    )
+    row_keys: ClassVar[dict[str, frozenset[str]]] = {
+        "stk_daly_prm_trde_trnsn": StockProgramTradingByDayRow.known_keys
+    }
 
     stk_daly_prm_trde_trnsn: list[StockProgramTradingByDayRow] = msgspec.field(default_factory=list)
     """종목일별프로그램매매추이: stock program trading by day rows."""
