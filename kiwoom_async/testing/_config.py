@@ -60,13 +60,31 @@ class SimConfig:
     system_frames_around_login: bool = False
     """Send SYSTEM frames right before and after the LOGIN reply, then a PING, as prod does."""
     login_refuse_code: int | None = None
-    """Refuse every LOGIN with this ``CODE=`` (e.g. 8005); None accepts valid tokens."""
+    """Refuse every LOGIN with this code: four digits from the official table (8005...) or six
+    as some servers send (805004); None accepts valid tokens. Worded per
+    ``login_refuse_style``."""
+    login_refuse_style: str = "rc1"
+    """How a refused LOGIN (this knob's code, or 8005 for an unknown token) is answered:
+    "rc1" (return_code 1, ``[ERROR] 인증에 실패했습니다. CODE=8005, MSG=...``) or "top"
+    (return_code the code itself, ``[CODE=805004, MESSAGE=...]``). A six-digit code takes the
+    wording of its first four digits (805004: 8050)."""
+    system_close_after_login: bool = False
+    """Answer every LOGIN, whatever its token and ``login_refuse_code``, with SYSTEM
+    ``system_close_code`` and a close instead of a LOGIN answer (SYSTEM R00000 first with
+    ``system_frames_around_login``, as prod sends it ahead of the answer)."""
+    system_close_code: str = "R10004"
+    """The SYSTEM code of ``system_close_after_login``. R10004 (접속허용요청이 들어오지
+    않았습니다) is the fact base's only close notice that is neither a takeover (R10001,
+    which clients treat as final) nor a missed heartbeat (R10002)."""
     drop_every: float | None = None
     """Close every WebSocket connection after this many seconds."""
     drop_after_frames: int | None = None
     """Close a WebSocket connection after sending this many frames."""
     ws_malformed_rate: float = 0.0
     """Chance that a REAL frame goes out truncated (invalid JSON) instead; seeded by ``seed``."""
+    reg_refuse_types: frozenset[str] = frozenset()
+    """Answer a REG naming any of these realtime types (``"*"``: every REG) with return_code
+    1 and nothing registered, the frame's other types included. REMOVE is not refused."""
     blast_frames: int = 0
     """After a REG, send this many REAL 0B/0D frames as fast as possible (benchmarks)."""
     single_session_per_key: bool = True

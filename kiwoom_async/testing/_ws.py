@@ -69,6 +69,9 @@ class WsStats:
     login_failures: int = 0
     regs: int = 0
     """REG frames acknowledged with return_code 0."""
+    reg_refusals: int = 0
+    """REG frames answered with return_code 1: unknown types, too many items, or a type in
+    ``SimConfig.reg_refuse_types``."""
     removes: int = 0
     pings_sent: int = 0
     ping_echoes: int = 0
@@ -84,8 +87,9 @@ class WsStats:
     condition_pushes: int = 0
     """REAL 02 frames pushed for realtime condition searches."""
     disconnects_by_reason: Counter[str] = field(default_factory=Counter)
-    """Closed connections by reason: client, login_refused, no_login, replaced (R10001),
-    ping_timeout (R10002), drop_every, drop_after_frames, shutdown."""
+    """Closed connections by reason: client, login_refused, no_login (R10004), replaced
+    (R10001), ping_timeout (R10002), system_close (``system_close_after_login``), drop_every,
+    drop_after_frames, shutdown."""
     received: list[tuple[int, str, dict[str, Any]]] = field(default_factory=list)
     """Every frame a client sent: (connection id, trnm, frame). Unparseable text is kept as
     ``{"raw": text}`` with trnm ``""``."""
@@ -119,7 +123,8 @@ def _dumps(frame: Mapping[str, Any]) -> str:
     return _encode(frame).decode()
 
 
-def _system(code: str, message: str) -> str:
+def _system(code: str) -> str:
+    message = _SYSTEM_MESSAGES.get(code, _SYSTEM_FALLBACK)
     return _dumps({"trnm": "SYSTEM", "code": code, "message": message})
 
 
@@ -345,14 +350,7 @@ class _WsServer:
                 continue
             await asyncio.sleep(interval)
             if conn.pings_outstanding >= self.config.ping_misses_allowed:
-                conn.close(
-                    "ping_timeout",
-                    _system(
-                        "R10002",
-                        "사용자 프로그램으로부터 Heartbeat(연결유지) 메시지가 오지않아서 "
-                        "접속을 종료합니다",
-                    ),
-                )
+                conn.close("ping_timeout", _system("R10002"))
                 return
             self._ping(conn)
 
@@ -434,48 +432,63 @@ class _WsServer:
         # Other frames (a SYSTEM echoed back, unknown trnm) get no answer, as in prod.
 
     def _no_login(self, conn: _Conn) -> None:
-        conn.close("no_login", _system("R10004", "접속허용요청이 들어오지 않았습니다"))
+        conn.close("no_login", _system("R10004"))
 
     def _login(self, conn: _Conn, frame: Mapping[str, Any]) -> None:
         config = self.config
+        if config.system_close_after_login:
+            self._close_after_login(conn)
+            return
         token = frame.get("token")
         appkey = self.state.appkey_for_token(token) if isinstance(token, str) else None
         refuse = config.login_refuse_code
         if refuse is None and appkey is None:
             refuse = 8005
         if refuse is not None:
-            self.stats.login_failures += 1
-            detail = _LOGIN_ERRORS.get(refuse, "인증에 실패했습니다")
-            reply = {
-                "trnm": "LOGIN",
-                "return_code": 1,
-                "return_msg": f"[ERROR] 인증에 실패했습니다. CODE={refuse}, MSG={detail}",
-            }
-            conn.close("login_refused", _dumps(reply))
+            self._refuse_login(conn, refuse)
             return
         assert appkey is not None
         first = not conn.logged_in
         if config.single_session_per_key:
             for other in list(self.conns.values()):
                 if other is not conn and other.appkey == appkey:
-                    other.close(
-                        "replaced",
-                        _system(
-                            "R10001",
-                            "동일한 App key로 접속이 되었습니다. 기존 세션은 종료가 됩니다",
-                        ),
-                    )
+                    other.close("replaced", _system("R10001"))
         if config.system_frames_around_login:
-            conn.send(_system("R00000", "실시간 시세 서버 접속을 요청합니다"))
+            conn.send(_system("R00000"))
         conn.appkey = appkey
         self.stats.logins += 1
         conn.send({"trnm": "LOGIN", "return_code": 0, "return_msg": ""})
         if config.system_frames_around_login:
-            conn.send(_system("R00001", "실시간 시세 서버에 접속되었습니다"))
+            conn.send(_system("R00001"))
             self._ping(conn)
         if first:
             conn.spawn(self._pinger(conn))
             conn.spawn(self._ticker(conn))
+
+    def _refuse_login(self, conn: _Conn, code: int) -> None:
+        self.stats.login_failures += 1
+        detail = _login_error_text(code)
+        if self.config.login_refuse_style == "top":
+            reply = {
+                "trnm": "LOGIN",
+                "return_code": code,
+                "return_msg": f"[CODE={code}, MESSAGE={detail}]",
+            }
+        else:
+            reply = {
+                "trnm": "LOGIN",
+                "return_code": 1,
+                "return_msg": f"[ERROR] 인증에 실패했습니다. CODE={code}, MSG={detail}",
+            }
+        conn.close("login_refused", _dumps(reply))
+
+    def _close_after_login(self, conn: _Conn) -> None:
+        """No LOGIN answer at all: the notice prod sends ahead of the answer (when that knob
+        is on), then the closing SYSTEM frame and a close."""
+        frames = [_system(self.config.system_close_code)]
+        if self.config.system_frames_around_login:
+            frames.insert(0, _system("R00000"))
+        conn.close("system_close", *frames)
 
     def _ping_echo(self, conn: _Conn, frame: Mapping[str, Any]) -> None:
         if dict(frame) == _PING:
@@ -504,13 +517,12 @@ class _WsServer:
                 )
         if bad or not pairs:
             what = ",".join(bad) if bad else "data"
-            conn.send(
-                {
-                    "trnm": trnm,
-                    "return_code": 1,
-                    "return_msg": f"실시간 항목이 올바르지 않습니다. type={what}",
-                }
-            )
+            self._reg_refused(conn, trnm, f"실시간 항목이 올바르지 않습니다. type={what}")
+            return
+        refused = [] if remove else self._refused_types(pairs)
+        if refused:
+            # The whole frame is refused, its other types included: nothing of it registers.
+            self._reg_refused(conn, trnm, f"{self._reg_refusal_text()} type={','.join(refused)}")
             return
         if remove:
             current = conn.groups.get(grp_no, set())
@@ -522,7 +534,7 @@ class _WsServer:
             return
         updated = set(pairs) if refresh == "0" else conn.groups.get(grp_no, set()) | set(pairs)
         if len({item for _, item in updated}) > _MAX_ITEMS_PER_GROUP:
-            conn.send({"trnm": trnm, "return_code": 1, "return_msg": "등록 종목수 초과"})
+            self._reg_refused(conn, trnm, "등록 종목수 초과")
             return
         conn.groups[grp_no] = updated
         self.stats.regs += 1
@@ -532,6 +544,26 @@ class _WsServer:
             frames = self._blast_frames(conn)
             if frames:
                 conn.queue.put_nowait(_Blast(frames, count))
+
+    def _reg_refused(self, conn: _Conn, trnm: str, message: str) -> None:
+        if trnm == "REG":
+            self.stats.reg_refusals += 1
+        conn.send({"trnm": trnm, "return_code": 1, "return_msg": message})
+
+    def _refused_types(self, pairs: list[tuple[str, str]]) -> list[str]:
+        """The types of ``pairs`` that ``reg_refuse_types`` refuses, each once, in order."""
+        refuse = self.config.reg_refuse_types
+        if not refuse:
+            return []
+        types = list(dict.fromkeys(t for t, _ in pairs))
+        return types if "*" in refuse else [t for t in types if t in refuse]
+
+    def _reg_refusal_text(self) -> str:
+        # The fact base has no verified wording for a refused REG; the official table's
+        # sentence for what the mock server does not serve is the nearest real one.
+        if self.config.mock:
+            return "모의투자에서 지원하지 않는 API 입니다."
+        return "실시간 등록에 실패했습니다."
 
     def _blast_frames(self, conn: _Conn) -> tuple[str, ...]:
         """A few pre-encoded frames, 0B and 0D alternating, reused for the whole blast."""
@@ -692,9 +724,33 @@ _LOGIN_ERRORS = {
     8001: "App Key와 Secret Key 검증에 실패했습니다",
     8005: "Token이 유효하지 않습니다",
     8010: "Token을 발급받은 IP와 서비스를 요청한 IP가 동일하지 않습니다",
+    8030: "투자구분(실전/모의)이 달라서 Appkey를 사용할수가 없습니다",
     8031: "투자구분(실전/모의)이 달라서 Token를 사용할수가 없습니다",
+    8040: "단말기 인증에 실패했습니다",
+    8050: "지정단말기 인증에 실패했습니다",
     8103: "토큰 인증 또는 단말기인증에 실패했습니다",
 }
+_LOGIN_FALLBACK = "인증에 실패했습니다"
+
+
+def _login_error_text(code: int) -> str:
+    """The official table's wording for ``code``. Six-digit codes (805004) are not in the
+    table; they read as a table code and a two-digit sub-code (8050, 04), so they take that
+    code's wording."""
+    text = _LOGIN_ERRORS.get(code)
+    if text is None and 100_000 <= code <= 999_999:
+        text = _LOGIN_ERRORS.get(code // 100)
+    return text or _LOGIN_FALLBACK
+
+
+_SYSTEM_MESSAGES = {
+    "R00000": "실시간 시세 서버 접속을 요청합니다",
+    "R00001": "실시간 시세 서버에 접속되었습니다",
+    "R10001": "동일한 App key로 접속이 되었습니다. 기존 세션은 종료가 됩니다",
+    "R10002": "사용자 프로그램으로부터 Heartbeat(연결유지) 메시지가 오지않아서 접속을 종료합니다",
+    "R10004": "접속허용요청이 들어오지 않았습니다",
+}
+_SYSTEM_FALLBACK = "접속을 종료합니다"
 
 _WS_SERVER = web.AppKey("kiwoom_sim_ws", _WsServer)
 

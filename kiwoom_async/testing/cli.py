@@ -36,6 +36,30 @@ def build_parser() -> argparse.ArgumentParser:
     add("--tick-interval", type=float, default=defaults.tick_interval, help="seconds per tick")
     add("--ping-interval", type=float, default=defaults.ping_interval, help="seconds per PING")
     add("--blast-frames", type=int, default=0, help="REAL frames sent at once after a REG")
+    add("--login-refuse-code", type=int, default=None, help="refuse every LOGIN with this code")
+    add(
+        "--login-refuse-style",
+        choices=("rc1", "top"),
+        default=defaults.login_refuse_style,
+        help="rc1: return_code 1, CODE= inside; top: return_code the code, [CODE=..., MESSAGE=...]",
+    )
+    add(
+        "--reg-refuse-types",
+        type=_type_set,
+        default=defaults.reg_refuse_types,
+        metavar="TYPES",
+        help="refuse REGs naming these realtime types, comma separated ('*': every REG)",
+    )
+    add(
+        "--system-close-after-login",
+        action="store_true",
+        help="answer LOGIN with a SYSTEM frame and a close",
+    )
+    add(
+        "--system-close-code",
+        default=defaults.system_close_code,
+        help="the SYSTEM code of --system-close-after-login (default: %(default)s)",
+    )
     add(
         "--account",
         action="append",
@@ -44,6 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="accept only these credentials (repeatable); default: any",
     )
     return parser
+
+
+def _type_set(text: str) -> frozenset[str]:
+    return frozenset(t for t in (part.strip() for part in text.split(",")) if t)
 
 
 def config_from_args(args: argparse.Namespace) -> SimConfig:
@@ -63,6 +91,11 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
         tick_interval=args.tick_interval,
         ping_interval=args.ping_interval,
         blast_frames=args.blast_frames,
+        login_refuse_code=args.login_refuse_code,
+        login_refuse_style=args.login_refuse_style,
+        reg_refuse_types=args.reg_refuse_types,
+        system_close_after_login=args.system_close_after_login,
+        system_close_code=args.system_close_code,
         strict_credentials=bool(args.account),
     )
 
