@@ -57,6 +57,10 @@ def test_index_values_are_scaled_and_codes_lose_their_market_prefix() -> None:
     assert stock_code("005930") == "005930"
     assert stock_code("A0009K0") == "0009K0"
     assert stock_code("ABCDEFG") == "ABCDEFG"
+    # The exchange suffix says where the stock trades: kept, the prefix still dropped.
+    assert stock_code("A005930_AL") == "005930_AL"
+    assert stock_code("005930_NX") == "005930_NX"
+    assert stock_code("ABCDEFG_AL") == "ABCDEFG_AL"
 
 
 @pytest.mark.parametrize("bad", ["12a", "+", "1.2.3", "++"])

@@ -115,7 +115,14 @@ def index_x100(raw: str) -> float | None:
 
 
 def stock_code(raw: str) -> str:
-    """Strip a market prefix letter: ``"A005930"`` -> ``"005930"``; other text is unchanged."""
+    """Strip a market prefix letter: ``"A005930"`` -> ``"005930"``; other text is unchanged.
+
+    An exchange suffix stays, since it says where the order or quote lives:
+    ``"A005930_AL"`` -> ``"005930_AL"``. (The fact base shows suffixed codes in requests and
+    in one ranking answer, ka10039, and prefixed ones in account answers; a code with both is
+    not seen there, so this is the conservative reading should one appear.)"""
+    if len(raw) == 10 and raw[7:] in _EXCHANGE_SUFFIXES:
+        return stock_code(raw[:7]) + raw[7:]
     if (
         len(raw) == 7
         and raw[0] in "AJQ"
@@ -125,3 +132,6 @@ def stock_code(raw: str) -> str:
     ):
         return raw[1:]  # also newer codes with letters, such as A0009K0
     return raw
+
+
+_EXCHANGE_SUFFIXES = ("_NX", "_AL")
