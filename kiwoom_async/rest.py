@@ -18,23 +18,16 @@ import aiohttp
 import msgspec
 from yarl import URL
 
-from . import _codes
+from . import _codes, _decide
 from ._env import rest_base_url
 from ._flights import Flight, Flights
 from ._secret import Secret
 from .auth import TokenManager
 from .errors import (
-    APIError,
-    AuthError,
-    KiwoomTimeoutError,
     KiwoomValidationError,
-    MalformedResponseError,
-    OrderRejectedError,
     OrderStatusUnknownError,
-    RateLimitError,
     RealOrderNotAllowedError,
     SessionClosedError,
-    TransportError,
 )
 from .models._convert import UnknownFields
 from .ratelimit import RateLimiter, RateLimits
@@ -358,154 +351,88 @@ class RestSession:
         flight: Flight,
     ) -> Response:
         spec = prepared.spec
-        api_id = spec.api_id
-        policy = self.retry
+        call = _decide.Call(spec.api_id, spec.is_order, prepared.body)
         http = self._session()
         per_call_timeout = None if timeout is None else aiohttp.ClientTimeout(total=timeout)
-        transient_retries = 0
-        rate_limit_retries = 0
-        rate_limit_waited = 0.0
-        token_replayed = False
+        spent = _decide.Spent()
         while True:
-            retries_taken = transient_retries + rate_limit_retries + token_replayed
             # The token comes first: a slow token request must not bank budget grants that
             # would then all go out at once. Wrapped, it never shows in a traceback's locals.
             token = Secret(await self.tokens.token())
             await self._acquire(spec)
-            fault: _Fault | None = None
-            status = 0
-            raw = b""
-            resp_headers: Mapping[str, str] = {}
-            if not self._traced:
-                flight.leaving()
-            try:
-                async with http.post(
-                    prepared.url,
-                    data=prepared.payload,
-                    headers=_headers(api_id, token, cont_yn, next_key),
-                    timeout=per_call_timeout or self._timeout,
-                    trace_request_ctx=flight.request_ctx(),
-                ) as resp:
-                    status = resp.status
-                    resp_headers = resp.headers
-                    raw = await resp.read()
-            except aiohttp.ClientConnectorError as exc:
-                fault = _Fault(f"cannot connect ({exc.os_error.__class__.__name__})", False)
-            except aiohttp.ConnectionTimeoutError:
-                fault = _Fault("timed out connecting", False, timed_out=True)
-            except TimeoutError:
-                fault = _Fault("timed out", True, timed_out=True)
-            except (aiohttp.ClientError, OSError) as exc:
-                fault = _Fault(f"connection failed ({type(exc).__name__})", True)
-
-            answer: dict[str, Any] | None = None
-            if fault is None:
-                if status >= 500:
-                    fault = _Fault(f"HTTP {status}", True)
-                else:
-                    try:
-                        decoded = _decode(raw)
-                    except (msgspec.DecodeError, RecursionError):
-                        decoded = None
-                    if isinstance(decoded, dict):
-                        answer = decoded
-                    elif status in (401, 429):
-                        answer = {}  # the status alone says what happened
-                    else:
-                        fault = _Fault(f"HTTP {status}: body is not a JSON object", True)
-
-            if fault is not None:
-                if spec.is_order:
-                    if fault.may_have_been_sent:
-                        log.warning("%s: order state unknown (%s)", api_id, fault.reason)
-                        raise OrderStatusUnknownError(api_id, prepared.body, fault.reason)
-                    raise TransportError(api_id, f"{fault.reason}; the order was not sent")
-                if transient_retries < policy.max_retries:
-                    transient_retries += 1
-                    delay = policy.delay(transient_retries)
-                    log.info(
-                        "%s: %s; retry %d in %.2f s", api_id, fault.reason, transient_retries, delay
-                    )
-                    await policy.sleep(delay)
-                    continue
-                error = (
-                    KiwoomTimeoutError
-                    if fault.timed_out
-                    else MalformedResponseError
-                    if status and status < 500
-                    else TransportError
-                )
-                raise error(api_id, fault.reason, retries_taken=retries_taken)
-
-            assert answer is not None
-            code = _codes.return_code(answer.get("return_code", 0 if status == 200 else -1))
-            message = answer.get("return_msg", "")
-            if not isinstance(message, str):
-                message = str(message)
-            detail = None if code == 0 else _codes.detail_code(message)
-            outcome = _codes.classify(status, code, detail, message)
-            if outcome is _Outcome.OK and status == 200:
-                return Response(
-                    api_id,
-                    answer,
-                    code,
-                    message,
-                    resp_headers.get("cont-yn", "N") == "Y",
-                    resp_headers.get("next-key", ""),
-                    status,
-                    retries_taken,
-                )
-            if outcome is _Outcome.TOKEN:
-                self.tokens.invalidate(token.reveal())
-                if not token_replayed:
-                    token_replayed = True
-                    log.info("%s: token refused (%s); replaying once with a new one", api_id, code)
-                    continue
-                raise AuthError(
-                    api_id,
-                    code,
-                    message,
-                    detail_code=detail,
-                    http_status=status,
-                    retries_taken=retries_taken,
-                )
-            if outcome is _Outcome.RATE_LIMIT:
-                delay = policy.delay(rate_limit_retries + 1)
-                if (
-                    not spec.is_order
-                    and rate_limit_waited + delay <= policy.rate_limit_budget
-                    and (
-                        policy.rate_limit_retries is None
-                        or rate_limit_retries < policy.rate_limit_retries
-                    )
-                ):
-                    rate_limit_retries += 1
-                    rate_limit_waited += delay
-                    log.info(
-                        "%s: rate limited; retry %d in %.2f s", api_id, rate_limit_retries, delay
-                    )
-                    await policy.sleep(delay)
-                    continue
-                raise RateLimitError(
-                    api_id,
-                    code,
-                    message,
-                    detail_code=detail,
-                    http_status=status,
-                    retries_taken=retries_taken,
-                )
-            error_type: type[APIError] = {
-                _Outcome.AUTH: AuthError,
-                _Outcome.ORDER_REJECTED: OrderRejectedError,
-            }.get(outcome, APIError)
-            raise error_type(
-                api_id,
-                code,
-                message,
-                detail_code=detail,
-                http_status=status,
-                retries_taken=retries_taken,
+            result = await self._send(
+                http, prepared, token, (cont_yn, next_key), per_call_timeout, flight
             )
+            decision = _decide.decide(call, result, spent, self.retry)
+            if isinstance(decision, _decide.Done):
+                assert isinstance(result, _decide.Answer)
+                return Response(
+                    spec.api_id,
+                    result.body,
+                    decision.code,
+                    decision.message,
+                    result.headers.get("cont-yn", "N") == "Y",
+                    result.headers.get("next-key", ""),
+                    result.status,
+                    spent.retries,
+                )
+            if isinstance(decision, _decide.Fail):
+                if decision.token_refused:
+                    self.tokens.invalidate(token.reveal())  # the next call starts anew
+                if isinstance(decision.error, OrderStatusUnknownError):
+                    log.warning("%s: order state unknown (%s)", spec.api_id, decision.error.cause)
+                raise decision.error
+            if isinstance(decision, _decide.Replay):
+                self.tokens.invalidate(token.reveal())
+                log.info("%s: token refused; replaying once with a new one", spec.api_id)
+            else:
+                log.info("%s: %s; retry in %.2f s", spec.api_id, decision.reason, decision.delay)
+                await self.retry.sleep(decision.delay)
+            spent = decision.spent
+
+    async def _send(
+        self,
+        http: aiohttp.ClientSession,
+        prepared: _Prepared,
+        token: Secret,
+        continuation: tuple[bool, str],
+        timeout: aiohttp.ClientTimeout | None,
+        flight: Flight,
+    ) -> _decide.Fault | _decide.Answer:
+        """One request: the answer as a JSON object, or the fault that kept it from us."""
+        if not self._traced:
+            flight.leaving()
+        try:
+            async with http.post(
+                prepared.url,
+                data=prepared.payload,
+                # Built in the call, never bound: the token must not sit in a frame's locals.
+                headers=_headers(prepared.spec.api_id, token, *continuation),
+                timeout=timeout or self._timeout,
+                trace_request_ctx=flight.request_ctx(),
+            ) as resp:
+                status = resp.status
+                resp_headers: Mapping[str, str] = resp.headers
+                raw = await resp.read()
+        except aiohttp.ClientConnectorError as exc:
+            return _decide.Fault(f"cannot connect ({exc.os_error.__class__.__name__})", False)
+        except aiohttp.ConnectionTimeoutError:
+            return _decide.Fault("timed out connecting", False, timed_out=True)
+        except TimeoutError:
+            return _decide.Fault("timed out", True, timed_out=True)
+        except (aiohttp.ClientError, OSError) as exc:
+            return _decide.Fault(f"connection failed ({type(exc).__name__})", True)
+        if status >= 500:
+            return _decide.Fault(f"HTTP {status}", True, status=status)
+        try:
+            decoded = _decode(raw)
+        except (msgspec.DecodeError, RecursionError):
+            decoded = None
+        if isinstance(decoded, dict):
+            return _decide.Answer(status, decoded, resp_headers)
+        if status in (401, 429):
+            return _decide.Answer(status, {}, resp_headers)  # the status says what happened
+        return _decide.Fault(f"HTTP {status}: body is not a JSON object", True, status=status)
 
 
 def _headers(api_id: str, token: Secret, cont_yn: bool, next_key: str) -> dict[str, str]:
