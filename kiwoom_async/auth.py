@@ -25,7 +25,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, NamedTuple
 
@@ -34,6 +34,7 @@ import msgspec
 
 from . import _codes
 from ._env import Env, check_env, rest_base_url
+from ._kst import KST
 from ._secret import Secret
 from .errors import (
     AuthError,
@@ -48,7 +49,6 @@ __all__ = ["KST", "MIN_TOKEN_LIFETIME", "TokenManager", "parse_expires_dt"]
 
 log = logging.getLogger("kiwoom_async.auth")
 
-KST = timezone(timedelta(hours=9), "KST")
 _JSON_HEADERS = {"Content-Type": "application/json;charset=UTF-8"}
 _FALLBACK_LIFETIME = 3600.0
 _REFRESH_RETRY_DELAY = 30.0

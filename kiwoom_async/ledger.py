@@ -45,6 +45,7 @@ from typing import Any, ClassVar, Literal
 import filelock
 import msgspec
 
+from ._kst import KST
 from .errors import IdempotencyError, KiwoomValidationError, LedgerCorruptError
 
 __all__ = [
@@ -69,13 +70,11 @@ INFLIGHT_TIMEOUT = 300.0
 A younger one may still be on its way to the server in some task or process, and settling it
 would race the real answer. Far above any sane HTTP timeout: a send cannot outlive it."""
 
-_KST = datetime.timezone(datetime.timedelta(hours=9))
-
 
 def trade_date(timestamp: float) -> str:
     """The KST calendar date (YYYYMMDD) of a ``time.time()`` value: the date the broker files
     an order under."""
-    return datetime.datetime.fromtimestamp(timestamp, _KST).strftime("%Y%m%d")
+    return datetime.datetime.fromtimestamp(timestamp, KST).strftime("%Y%m%d")
 
 
 class OrderAck(msgspec.Struct, frozen=True, kw_only=True):

@@ -31,7 +31,7 @@ import anyio
 import anyio.to_thread
 import msgspec
 
-from ..auth import KST
+from .._kst import KST
 from ..errors import (
     IdempotencyError,
     InvalidOrderError,
