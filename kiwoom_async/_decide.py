@@ -130,8 +130,10 @@ def _after_fault(call: Call, fault: Fault, spent: Spent, policy: RetryPolicy) ->
 
 def _after_answer(call: Call, answer: Answer, spent: Spent, policy: RetryPolicy) -> Decision:
     status, body = answer.status, answer.body
-    code = _codes.return_code(body.get("return_code", 0 if status == 200 else -1))
-    message = body.get("return_msg", "")
+    # Some TRs' official examples spell the envelope returnCode/returnMsg.
+    default = 0 if status == 200 else -1
+    code = _codes.return_code(body.get("return_code", body.get("returnCode", default)))
+    message = body.get("return_msg", body.get("returnMsg", ""))
     if not isinstance(message, str):
         message = str(message)
     detail = None if code == 0 else _codes.detail_code(message)

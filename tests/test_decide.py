@@ -139,3 +139,13 @@ def test_a_token_refused_after_the_replay_is_marked_for_invalidation() -> None:
 def test_done_carries_the_normalised_code_and_message() -> None:
     done = decide(QUERY, answer(code="0", message="정상적으로 처리되었습니다"), FRESH, policy())
     assert done == Done(0, "정상적으로 처리되었습니다")
+
+
+def test_the_camel_case_envelope_some_examples_show_is_read_too() -> None:
+    refused = Answer(200, {"returnCode": 1511, "returnMsg": "필수 입력 값 [1511]"}, {})
+    decision = decide(QUERY, refused, FRESH, policy())
+    assert isinstance(decision, Fail) and isinstance(decision.error, APIError)
+    assert decision.error.return_code == 1511
+    assert decide(
+        QUERY, Answer(200, {"returnCode": 0, "returnMsg": "ok"}, {}), FRESH, policy()
+    ) == Done(0, "ok")

@@ -261,6 +261,12 @@ def test_bodies_that_are_not_json_objects_raise() -> None:
         decode_response("ka99999", b"{}")
 
 
+def test_the_envelope_may_arrive_in_camel_case() -> None:
+    model = decode_response("ka10004", {"returnCode": 5, "returnMsg": "x"})
+    assert (model.return_code, model.return_msg) == (5, "x")
+    assert unknown_keys(type(model), {"returnCode": 0, "returnMsg": ""}) == []
+
+
 def test_return_code_may_arrive_as_a_numeric_string() -> None:
     assert decode_response("ka10004", {"return_code": "5", "return_msg": "x"}).return_code == 5
 

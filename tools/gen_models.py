@@ -601,6 +601,10 @@ def render_from_raw(attrs: list[Attr], extra: list[str | list[str]]) -> list[str
     return lines
 
 
+# The envelope, in the spelling of the table and the camelCase some examples show.
+ENVELOPE_KEYS = ("return_code", "return_msg", "returnCode", "returnMsg")
+
+
 def render_keys(name: str, keys: list[str]) -> list[str]:
     """A ClassVar of wire keys, laid out by the formatter later."""
     listed = ", ".join(q(k) for k in sorted(set(keys)))
@@ -627,7 +631,7 @@ def render_response(model: Model) -> list[str]:
         doc += PARA + extra
     out += docstring(doc, 4)
     out += ["", f'    api_id: ClassVar[str] = "{model.api_id}"']
-    top_keys = ["return_code", "return_msg", *(a.wire for a in model.scalars)]
+    top_keys = [*ENVELOPE_KEYS, *(a.wire for a in model.scalars)]
     for block in model.lists:
         top_keys += [block.key, *block.aliases]
     out += render_keys("known_keys", top_keys)
@@ -645,7 +649,7 @@ def render_response(model: Model) -> list[str]:
     out.append("")
     extra_args: list[str | list[str]] = [
         "return_code=c.return_code(raw)",
-        'return_msg=c.text(raw, "return_msg")',
+        "return_msg=c.return_msg(raw)",
         "raw=raw",
     ]
     for block in model.lists:

@@ -37,6 +37,7 @@ __all__ = [
     "number",
     "price",
     "return_code",
+    "return_msg",
     "rows",
     "text",
     "unknown_keys",
@@ -232,8 +233,10 @@ def index(raw: Mapping[str, Any], key: str) -> float | None:
 
 
 def return_code(raw: Mapping[str, Any]) -> int:
-    """The envelope code; some peers saw it as a numeric string."""
-    value = raw.get("return_code", 0)
+    """The envelope code; some peers saw it as a numeric string. Official examples of some TRs
+    (ka10030, ka10084, several US TRs) spell it ``returnCode``: read when ``return_code`` is
+    absent."""
+    value = raw.get("return_code", raw.get("returnCode", 0))
     if isinstance(value, int) and not isinstance(value, bool):
         return value
     if isinstance(value, str):
@@ -243,6 +246,11 @@ def return_code(raw: Mapping[str, Any]) -> int:
         if digits.isascii() and digits.isdigit() and len(digits) <= numbers.MAX_NUMBER_LENGTH:
             return int(text)
     raise ResponseDecodeError("return_code", value, "not a whole number")
+
+
+def return_msg(raw: Mapping[str, Any]) -> str:
+    """The envelope message, under ``return_msg`` or the examples' ``returnMsg``."""
+    return _string(raw, "return_msg" if "return_msg" in raw else "returnMsg")
 
 
 def index_price(raw: Mapping[str, Any], key: str) -> float | None:

@@ -120,7 +120,9 @@ class AccountNumberLookup(TRResponse, frozen=True, kw_only=True):
     """
 
     api_id: ClassVar[str] = "ka00001"
-    known_keys: ClassVar[frozenset[str]] = frozenset({"acctNo", "return_code", "return_msg"})
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {"acctNo", "returnCode", "returnMsg", "return_code", "return_msg"}
+    )
     row_keys: ClassVar[dict[str, frozenset[str]]] = {}
 
     acctNo: str = ""
@@ -130,7 +132,7 @@ class AccountNumberLookup(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             acctNo=c.text(raw, "acctNo"),
         )
@@ -221,6 +223,8 @@ class DailyBalanceReturn(TRResponse, frozen=True, kw_only=True):
             "day_stk_asst",
             "dbst_bal",
             "dt",
+            "returnCode",
+            "returnMsg",
             "return_code",
             "return_msg",
             "tot_buy_amt",
@@ -254,7 +258,7 @@ class DailyBalanceReturn(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             day_bal_rt=c.rows(raw, "day_bal_rt", DailyBalanceReturnRow.from_raw),
             dt=c.text(raw, "dt"),
@@ -367,7 +371,7 @@ class RealizedPnlByStockOnDate(TRResponse, frozen=True, kw_only=True):
 
     api_id: ClassVar[str] = "ka10072"
     known_keys: ClassVar[frozenset[str]] = frozenset(
-        {"dt_stk_div_rlzt_pl", "return_code", "return_msg"}
+        {"dt_stk_div_rlzt_pl", "returnCode", "returnMsg", "return_code", "return_msg"}
     )
     row_keys: ClassVar[dict[str, frozenset[str]]] = {
         "dt_stk_div_rlzt_pl": RealizedPnlByStockOnDateRow.known_keys
@@ -380,7 +384,7 @@ class RealizedPnlByStockOnDate(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             dt_stk_div_rlzt_pl=c.rows(
                 raw,
@@ -491,7 +495,7 @@ class RealizedPnlByStockForPeriod(TRResponse, frozen=True, kw_only=True):
 
     api_id: ClassVar[str] = "ka10073"
     known_keys: ClassVar[frozenset[str]] = frozenset(
-        {"dt_stk_rlzt_pl", "return_code", "return_msg"}
+        {"dt_stk_rlzt_pl", "returnCode", "returnMsg", "return_code", "return_msg"}
     )
     row_keys: ClassVar[dict[str, frozenset[str]]] = {
         "dt_stk_rlzt_pl": RealizedPnlByStockForPeriodRow.known_keys
@@ -504,7 +508,7 @@ class RealizedPnlByStockForPeriod(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             dt_stk_rlzt_pl=c.rows(raw, "dt_stk_rlzt_pl", RealizedPnlByStockForPeriodRow.from_raw),
         )
@@ -565,6 +569,8 @@ class RealizedPnlByDate(TRResponse, frozen=True, kw_only=True):
     known_keys: ClassVar[frozenset[str]] = frozenset(
         {
             "dt_rlzt_pl",
+            "returnCode",
+            "returnMsg",
             "return_code",
             "return_msg",
             "rlzt_pl",
@@ -593,7 +599,7 @@ class RealizedPnlByDate(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             dt_rlzt_pl=c.rows(raw, "dt_rlzt_pl", RealizedPnlByDateRow.from_raw),
             tot_buy_amt=c.integer(raw, "tot_buy_amt"),
@@ -792,7 +798,9 @@ class UnfilledOrders(TRResponse, frozen=True, kw_only=True):
     """
 
     api_id: ClassVar[str] = "ka10075"
-    known_keys: ClassVar[frozenset[str]] = frozenset({"oso", "return_code", "return_msg"})
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {"oso", "returnCode", "returnMsg", "return_code", "return_msg"}
+    )
     row_keys: ClassVar[dict[str, frozenset[str]]] = {"oso": UnfilledOrdersRow.known_keys}
 
     oso: list[UnfilledOrdersRow] = msgspec.field(default_factory=list)
@@ -802,7 +810,7 @@ class UnfilledOrders(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             oso=c.rows(raw, "oso", UnfilledOrdersRow.from_raw),
         )
@@ -944,7 +952,9 @@ class Executions(TRResponse, frozen=True, kw_only=True):
     """
 
     api_id: ClassVar[str] = "ka10076"
-    known_keys: ClassVar[frozenset[str]] = frozenset({"cntr", "return_code", "return_msg"})
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {"cntr", "returnCode", "returnMsg", "return_code", "return_msg"}
+    )
     row_keys: ClassVar[dict[str, frozenset[str]]] = {"cntr": ExecutionsRow.known_keys}
 
     cntr: list[ExecutionsRow] = msgspec.field(default_factory=list)
@@ -954,7 +964,7 @@ class Executions(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             cntr=c.rows(raw, "cntr", ExecutionsRow.from_raw),
         )
@@ -1029,7 +1039,7 @@ class TodayRealizedPnlDetail(TRResponse, frozen=True, kw_only=True):
 
     api_id: ClassVar[str] = "ka10077"
     known_keys: ClassVar[frozenset[str]] = frozenset(
-        {"return_code", "return_msg", "tdy_rlzt_pl", "tdy_rlzt_pl_dtl"}
+        {"returnCode", "returnMsg", "return_code", "return_msg", "tdy_rlzt_pl", "tdy_rlzt_pl_dtl"}
     )
     row_keys: ClassVar[dict[str, frozenset[str]]] = {
         "tdy_rlzt_pl_dtl": TodayRealizedPnlDetailRow.known_keys
@@ -1044,7 +1054,7 @@ class TodayRealizedPnlDetail(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             tdy_rlzt_pl_dtl=c.rows(raw, "tdy_rlzt_pl_dtl", TodayRealizedPnlDetailRow.from_raw),
             tdy_rlzt_pl=c.integer(raw, "tdy_rlzt_pl"),
@@ -1156,7 +1166,9 @@ class AccountReturn(TRResponse, frozen=True, kw_only=True):
     """ka10085 계좌수익률요청: account return."""
 
     api_id: ClassVar[str] = "ka10085"
-    known_keys: ClassVar[frozenset[str]] = frozenset({"acnt_prft_rt", "return_code", "return_msg"})
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {"acnt_prft_rt", "returnCode", "returnMsg", "return_code", "return_msg"}
+    )
     row_keys: ClassVar[dict[str, frozenset[str]]] = {"acnt_prft_rt": AccountReturnRow.known_keys}
 
     acnt_prft_rt: list[AccountReturnRow] = msgspec.field(default_factory=list)
@@ -1166,7 +1178,7 @@ class AccountReturn(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             acnt_prft_rt=c.rows(raw, "acnt_prft_rt", AccountReturnRow.from_raw),
         )
@@ -1270,7 +1282,9 @@ class UnfilledSplitOrderDetail(TRResponse, frozen=True, kw_only=True):
     """
 
     api_id: ClassVar[str] = "ka10088"
-    known_keys: ClassVar[frozenset[str]] = frozenset({"osop", "return_code", "return_msg"})
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {"osop", "returnCode", "returnMsg", "return_code", "return_msg"}
+    )
     row_keys: ClassVar[dict[str, frozenset[str]]] = {"osop": UnfilledSplitOrderDetailRow.known_keys}
 
     osop: list[UnfilledSplitOrderDetailRow] = msgspec.field(default_factory=list)
@@ -1280,7 +1294,7 @@ class UnfilledSplitOrderDetail(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             osop=c.rows(raw, "osop", UnfilledSplitOrderDetailRow.from_raw),
         )
@@ -1383,6 +1397,8 @@ class TodayTradingJournal(TRResponse, frozen=True, kw_only=True):
     api_id: ClassVar[str] = "ka10170"
     known_keys: ClassVar[frozenset[str]] = frozenset(
         {
+            "returnCode",
+            "returnMsg",
             "return_code",
             "return_msg",
             "tdy_trde_diary",
@@ -1417,7 +1433,7 @@ class TodayTradingJournal(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             tdy_trde_diary=c.rows(raw, "tdy_trde_diary", TodayTradingJournalRow.from_raw),
             tot_sell_amt=c.integer(raw, "tot_sell_amt"),
@@ -1586,6 +1602,8 @@ class DepositDetail(TRResponse, frozen=True, kw_only=True):
             "pymn_alow_amt",
             "remn_repl_evlta",
             "repl_amt",
+            "returnCode",
+            "returnMsg",
             "return_code",
             "return_msg",
             "rght_repl_amt",
@@ -1744,7 +1762,7 @@ class DepositDetail(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             stk_entr_prst=c.rows(raw, "stk_entr_prst", DepositDetailRow.from_raw),
             entr=c.integer(raw, "entr"),
@@ -1889,7 +1907,7 @@ class DailyEstimatedDepositedAssets(TRResponse, frozen=True, kw_only=True):
 
     api_id: ClassVar[str] = "kt00002"
     known_keys: ClassVar[frozenset[str]] = frozenset(
-        {"daly_prsm_dpst_aset_amt_prst", "return_code", "return_msg"}
+        {"daly_prsm_dpst_aset_amt_prst", "returnCode", "returnMsg", "return_code", "return_msg"}
     )
     row_keys: ClassVar[dict[str, frozenset[str]]] = {
         "daly_prsm_dpst_aset_amt_prst": DailyEstimatedDepositedAssetsRow.known_keys
@@ -1904,7 +1922,7 @@ class DailyEstimatedDepositedAssets(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             daly_prsm_dpst_aset_amt_prst=c.rows(
                 raw,
@@ -1933,7 +1951,7 @@ class EstimatedAssets(TRResponse, frozen=True, kw_only=True):
 
     api_id: ClassVar[str] = "kt00003"
     known_keys: ClassVar[frozenset[str]] = frozenset(
-        {"prsm_dpst_aset_amt", "return_code", "return_msg"}
+        {"prsm_dpst_aset_amt", "returnCode", "returnMsg", "return_code", "return_msg"}
     )
     row_keys: ClassVar[dict[str, frozenset[str]]] = {}
 
@@ -1944,7 +1962,7 @@ class EstimatedAssets(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             prsm_dpst_aset_amt=c.integer(raw, "prsm_dpst_aset_amt"),
         )
@@ -2074,6 +2092,8 @@ class AccountEvaluationStatus(TRResponse, frozen=True, kw_only=True):
             "lspft_ratio",
             "lspft_rt",
             "prsm_dpst_aset_amt",
+            "returnCode",
+            "returnMsg",
             "return_code",
             "return_msg",
             "stk_acnt_evlt_prst",
@@ -2132,7 +2152,7 @@ class AccountEvaluationStatus(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             stk_acnt_evlt_prst=c.rows(
                 raw,
@@ -2277,6 +2297,8 @@ class ExecutionBalance(TRResponse, frozen=True, kw_only=True):
             "pymn_alow_amt",
             "repl_amt",
             "repl_profa",
+            "returnCode",
+            "returnMsg",
             "return_code",
             "return_msg",
             "rght_repl_amt",
@@ -2359,7 +2381,7 @@ class ExecutionBalance(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             stk_cntr_remn=c.rows(raw, "stk_cntr_remn", ExecutionBalanceRow.from_raw),
             entr=c.integer(raw, "entr"),
@@ -2554,7 +2576,7 @@ class AccountOrderExecutionDetail(TRResponse, frozen=True, kw_only=True):
 
     api_id: ClassVar[str] = "kt00007"
     known_keys: ClassVar[frozenset[str]] = frozenset(
-        {"acnt_ord_cntr_prps_dtl", "return_code", "return_msg"}
+        {"acnt_ord_cntr_prps_dtl", "returnCode", "returnMsg", "return_code", "return_msg"}
     )
     row_keys: ClassVar[dict[str, frozenset[str]]] = {
         "acnt_ord_cntr_prps_dtl": AccountOrderExecutionDetailRow.known_keys
@@ -2569,7 +2591,7 @@ class AccountOrderExecutionDetail(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             acnt_ord_cntr_prps_dtl=c.rows(
                 raw,
@@ -2677,6 +2699,8 @@ class NextDaySettlementSchedule(TRResponse, frozen=True, kw_only=True):
         {
             "acnt_nxdy_setl_frcs_prps_array",
             "buy_amt_sum",
+            "returnCode",
+            "returnMsg",
             "return_code",
             "return_msg",
             "sell_amt_sum",
@@ -2705,7 +2729,7 @@ class NextDaySettlementSchedule(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             acnt_nxdy_setl_frcs_prps_array=c.rows(
                 raw,
@@ -2886,6 +2910,8 @@ class AccountOrderExecutionStatus(TRResponse, frozen=True, kw_only=True):
             "acnt_ord_cntr_prst_array",
             "buy_engg_amt",
             "engg_amt",
+            "returnCode",
+            "returnMsg",
             "return_code",
             "return_msg",
             "sell_grntl_engg_amt",
@@ -2910,7 +2936,7 @@ class AccountOrderExecutionStatus(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             acnt_ord_cntr_prst_array=c.rows(
                 raw,
@@ -2986,6 +3012,8 @@ class OrderableWithdrawableAmount(TRResponse, frozen=True, kw_only=True):
             "pur_amt",
             "pur_exct_amt",
             "repl_amt",
+            "returnCode",
+            "returnMsg",
             "return_code",
             "return_msg",
             "tdy_reu_alowa",
@@ -3056,7 +3084,7 @@ class OrderableWithdrawableAmount(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             profa_20ord_alow_amt=c.integer(raw, "profa_20ord_alow_amt"),
             profa_20ord_alowq=c.integer(raw, "profa_20ord_alowq"),
@@ -3145,6 +3173,8 @@ class OrderableQtyByMarginRate(TRResponse, frozen=True, kw_only=True):
             "profa_60tdy_reu_amt",
             "profa_rt",
             "repl_amt",
+            "returnCode",
+            "returnMsg",
             "return_code",
             "return_msg",
             "stk_profa_rt",
@@ -3230,7 +3260,7 @@ class OrderableQtyByMarginRate(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             stk_profa_rt=c.number(raw, "stk_profa_rt"),
             profa_rt=c.number(raw, "profa_rt"),
@@ -3319,6 +3349,8 @@ class OrderableQtyByCreditDepositRate(TRResponse, frozen=True, kw_only=True):
             "out_alowa",
             "out_pos_qty",
             "repl_amt",
+            "returnCode",
+            "returnMsg",
             "return_code",
             "return_msg",
             "stk_assr_rt",
@@ -3387,7 +3419,7 @@ class OrderableQtyByCreditDepositRate(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             stk_assr_rt=c.text(raw, "stk_assr_rt"),
             stk_assr_rt_nm=c.text(raw, "stk_assr_rt_nm"),
@@ -3470,6 +3502,8 @@ class MarginDetail(TRResponse, frozen=True, kw_only=True):
             "repl_amt_amt",
             "repl_profa",
             "repl_use_lmtt_amt",
+            "returnCode",
+            "returnMsg",
             "return_code",
             "return_msg",
             "tdy_crd_rpya_loss_amt",
@@ -3593,7 +3627,7 @@ class MarginDetail(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             tdy_reu_objt_amt=c.integer(raw, "tdy_reu_objt_amt"),
             tdy_reu_use_amt=c.integer(raw, "tdy_reu_use_amt"),
@@ -3958,7 +3992,14 @@ class ConsolidatedTransactionHistory(TRResponse, frozen=True, kw_only=True):
 
     api_id: ClassVar[str] = "kt00015"
     known_keys: ClassVar[frozenset[str]] = frozenset(
-        {"acnt_no", "return_code", "return_msg", "trst_ovrl_trde_prps_array"}
+        {
+            "acnt_no",
+            "returnCode",
+            "returnMsg",
+            "return_code",
+            "return_msg",
+            "trst_ovrl_trde_prps_array",
+        }
     )
     row_keys: ClassVar[dict[str, frozenset[str]]] = {
         "trst_ovrl_trde_prps_array": ConsolidatedTransactionHistoryRow.known_keys
@@ -3975,7 +4016,7 @@ class ConsolidatedTransactionHistory(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             trst_ovrl_trde_prps_array=c.rows(
                 raw,
@@ -4035,6 +4076,8 @@ class DailyAccountReturnDetail(TRResponse, frozen=True, kw_only=True):
             "mang_empno",
             "mngr_nm",
             "prft_rt",
+            "returnCode",
+            "returnMsg",
             "return_code",
             "return_msg",
             "rght_evlta_fr",
@@ -4136,7 +4179,7 @@ class DailyAccountReturnDetail(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             mang_empno=c.text(raw, "mang_empno"),
             mngr_nm=c.text(raw, "mngr_nm"),
@@ -4213,6 +4256,8 @@ class AccountTodayStatus(TRResponse, frozen=True, kw_only=True):
             "inq_amt",
             "outa",
             "outq_amt",
+            "returnCode",
+            "returnMsg",
             "return_code",
             "return_msg",
             "rp_evlt_amt",
@@ -4279,7 +4324,7 @@ class AccountTodayStatus(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             d2_entra=c.integer(raw, "d2_entra"),
             crd_int_npay_gold=c.integer(raw, "crd_int_npay_gold"),
@@ -4456,6 +4501,8 @@ class AccountEvaluationBalance(TRResponse, frozen=True, kw_only=True):
         {
             "acnt_evlt_remn_indv_tot",
             "prsm_dpst_aset_amt",
+            "returnCode",
+            "returnMsg",
             "return_code",
             "return_msg",
             "tot_crd_loan_amt",
@@ -4494,7 +4541,7 @@ class AccountEvaluationBalance(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             acnt_evlt_remn_indv_tot=c.rows(
                 raw,
@@ -4615,6 +4662,8 @@ class GoldSpotBalance(TRResponse, frozen=True, kw_only=True):
             "net_entr",
             "paym_alowa",
             "pl_amt",
+            "returnCode",
+            "returnMsg",
             "return_code",
             "return_msg",
             "tot_book_amt2",
@@ -4650,7 +4699,7 @@ class GoldSpotBalance(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             gold_acnt_evlt_prst=c.rows(raw, "gold_acnt_evlt_prst", GoldSpotBalanceRow.from_raw),
             tot_entr=c.integer(raw, "tot_entr"),
@@ -4689,6 +4738,8 @@ class GoldSpotDeposit(TRResponse, frozen=True, kw_only=True):
             "prsm_entra",
             "prsm_pymn_alow_amt",
             "pymn_alow_amt",
+            "returnCode",
+            "returnMsg",
             "return_code",
             "return_msg",
             "sell_buy_exct_amt",
@@ -4730,7 +4781,7 @@ class GoldSpotDeposit(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             entra=c.integer(raw, "entra"),
             profa_ch=c.integer(raw, "profa_ch"),
@@ -4912,7 +4963,7 @@ class GoldSpotAllOrdersExecutions(TRResponse, frozen=True, kw_only=True):
 
     api_id: ClassVar[str] = "kt50030"
     known_keys: ClassVar[frozenset[str]] = frozenset(
-        {"acnt_ord_cntr_prst", "return_code", "return_msg"}
+        {"acnt_ord_cntr_prst", "returnCode", "returnMsg", "return_code", "return_msg"}
     )
     row_keys: ClassVar[dict[str, frozenset[str]]] = {
         "acnt_ord_cntr_prst": GoldSpotAllOrdersExecutionsRow.known_keys
@@ -4925,7 +4976,7 @@ class GoldSpotAllOrdersExecutions(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             acnt_ord_cntr_prst=c.rows(
                 raw,
@@ -5096,7 +5147,7 @@ class GoldSpotOrdersExecutions(TRResponse, frozen=True, kw_only=True):
 
     api_id: ClassVar[str] = "kt50031"
     known_keys: ClassVar[frozenset[str]] = frozenset(
-        {"acnt_ord_cntr_prps_dtl", "return_code", "return_msg"}
+        {"acnt_ord_cntr_prps_dtl", "returnCode", "returnMsg", "return_code", "return_msg"}
     )
     row_keys: ClassVar[dict[str, frozenset[str]]] = {
         "acnt_ord_cntr_prps_dtl": GoldSpotOrdersExecutionsRow.known_keys
@@ -5109,7 +5160,7 @@ class GoldSpotOrdersExecutions(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             acnt_ord_cntr_prps_dtl=c.rows(
                 raw,
@@ -5263,7 +5314,7 @@ class GoldSpotTransactionHistory(TRResponse, frozen=True, kw_only=True):
 
     api_id: ClassVar[str] = "kt50032"
     known_keys: ClassVar[frozenset[str]] = frozenset(
-        {"acnt_print", "gold_trde_hist", "return_code", "return_msg"}
+        {"acnt_print", "gold_trde_hist", "returnCode", "returnMsg", "return_code", "return_msg"}
     )
     row_keys: ClassVar[dict[str, frozenset[str]]] = {
         "gold_trde_hist": GoldSpotTransactionHistoryRow.known_keys
@@ -5278,7 +5329,7 @@ class GoldSpotTransactionHistory(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             gold_trde_hist=c.rows(raw, "gold_trde_hist", GoldSpotTransactionHistoryRow.from_raw),
             acnt_print=c.text(raw, "acnt_print"),
@@ -5448,7 +5499,7 @@ class GoldSpotUnfilledOrders(TRResponse, frozen=True, kw_only=True):
 
     api_id: ClassVar[str] = "kt50075"
     known_keys: ClassVar[frozenset[str]] = frozenset(
-        {"acnt_ord_oso_prst", "return_code", "return_msg"}
+        {"acnt_ord_oso_prst", "returnCode", "returnMsg", "return_code", "return_msg"}
     )
     row_keys: ClassVar[dict[str, frozenset[str]]] = {
         "acnt_ord_oso_prst": GoldSpotUnfilledOrdersRow.known_keys
@@ -5461,7 +5512,7 @@ class GoldSpotUnfilledOrders(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             acnt_ord_oso_prst=c.rows(raw, "acnt_ord_oso_prst", GoldSpotUnfilledOrdersRow.from_raw),
         )

@@ -204,7 +204,7 @@ class InvestorInstitutionChart(TRResponse, frozen=True, kw_only=True):
 
     api_id: ClassVar[str] = "ka10060"
     known_keys: ClassVar[frozenset[str]] = frozenset(
-        {"return_code", "return_msg", "stk_invsr_orgn_chart"}
+        {"returnCode", "returnMsg", "return_code", "return_msg", "stk_invsr_orgn_chart"}
     )
     row_keys: ClassVar[dict[str, frozenset[str]]] = {
         "stk_invsr_orgn_chart": InvestorInstitutionChartRow.known_keys
@@ -217,7 +217,7 @@ class InvestorInstitutionChart(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             stk_invsr_orgn_chart=c.rows(
                 raw,
@@ -315,7 +315,7 @@ class IntradayInvestorTradingChart(TRResponse, frozen=True, kw_only=True):
 
     api_id: ClassVar[str] = "ka10064"
     known_keys: ClassVar[frozenset[str]] = frozenset(
-        {"opmr_invsr_trde_chart", "return_code", "return_msg"}
+        {"opmr_invsr_trde_chart", "returnCode", "returnMsg", "return_code", "return_msg"}
     )
     row_keys: ClassVar[dict[str, frozenset[str]]] = {
         "opmr_invsr_trde_chart": IntradayInvestorTradingChartRow.known_keys
@@ -330,7 +330,7 @@ class IntradayInvestorTradingChart(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             opmr_invsr_trde_chart=c.rows(
                 raw,
@@ -435,7 +435,15 @@ class StockTickChart(TRResponse, frozen=True, kw_only=True):
 
     api_id: ClassVar[str] = "ka10079"
     known_keys: ClassVar[frozenset[str]] = frozenset(
-        {"last_tic_cnt", "return_code", "return_msg", "stk_cd", "stk_tic_chart_qry"}
+        {
+            "last_tic_cnt",
+            "returnCode",
+            "returnMsg",
+            "return_code",
+            "return_msg",
+            "stk_cd",
+            "stk_tic_chart_qry",
+        }
     )
     row_keys: ClassVar[dict[str, frozenset[str]]] = {
         "stk_tic_chart_qry": StockTickChartRow.known_keys
@@ -452,7 +460,7 @@ class StockTickChart(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             stk_tic_chart_qry=c.rows(raw, "stk_tic_chart_qry", StockTickChartRow.from_raw),
             stk_cd=c.code(raw, "stk_cd"),
@@ -569,7 +577,7 @@ class StockMinuteChart(TRResponse, frozen=True, kw_only=True):
 
     api_id: ClassVar[str] = "ka10080"
     known_keys: ClassVar[frozenset[str]] = frozenset(
-        {"return_code", "return_msg", "stk_cd", "stk_min_pole_chart_qry"}
+        {"returnCode", "returnMsg", "return_code", "return_msg", "stk_cd", "stk_min_pole_chart_qry"}
     )
     row_keys: ClassVar[dict[str, frozenset[str]]] = {
         "stk_min_pole_chart_qry": StockMinuteChartRow.known_keys
@@ -584,7 +592,7 @@ class StockMinuteChart(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             stk_min_pole_chart_qry=c.rows(
                 raw,
@@ -699,7 +707,7 @@ class StockDailyChart(TRResponse, frozen=True, kw_only=True):
 
     api_id: ClassVar[str] = "ka10081"
     known_keys: ClassVar[frozenset[str]] = frozenset(
-        {"return_code", "return_msg", "stk_cd", "stk_dt_pole_chart_qry"}
+        {"returnCode", "returnMsg", "return_code", "return_msg", "stk_cd", "stk_dt_pole_chart_qry"}
     )
     row_keys: ClassVar[dict[str, frozenset[str]]] = {
         "stk_dt_pole_chart_qry": StockDailyChartRow.known_keys
@@ -714,7 +722,7 @@ class StockDailyChart(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             stk_dt_pole_chart_qry=c.rows(raw, "stk_dt_pole_chart_qry", StockDailyChartRow.from_raw),
             stk_cd=c.code(raw, "stk_cd"),
@@ -822,7 +830,7 @@ class StockWeeklyChart(TRResponse, frozen=True, kw_only=True):
 
     api_id: ClassVar[str] = "ka10082"
     known_keys: ClassVar[frozenset[str]] = frozenset(
-        {"return_code", "return_msg", "stk_cd", "stk_stk_pole_chart_qry"}
+        {"returnCode", "returnMsg", "return_code", "return_msg", "stk_cd", "stk_stk_pole_chart_qry"}
     )
     row_keys: ClassVar[dict[str, frozenset[str]]] = {
         "stk_stk_pole_chart_qry": StockWeeklyChartRow.known_keys
@@ -837,7 +845,7 @@ class StockWeeklyChart(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             stk_stk_pole_chart_qry=c.rows(
                 raw,
@@ -949,7 +957,7 @@ class StockMonthlyChart(TRResponse, frozen=True, kw_only=True):
 
     api_id: ClassVar[str] = "ka10083"
     known_keys: ClassVar[frozenset[str]] = frozenset(
-        {"return_code", "return_msg", "stk_cd", "stk_mth_pole_chart_qry"}
+        {"returnCode", "returnMsg", "return_code", "return_msg", "stk_cd", "stk_mth_pole_chart_qry"}
     )
     row_keys: ClassVar[dict[str, frozenset[str]]] = {
         "stk_mth_pole_chart_qry": StockMonthlyChartRow.known_keys
@@ -964,7 +972,7 @@ class StockMonthlyChart(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             stk_mth_pole_chart_qry=c.rows(
                 raw,
@@ -1054,7 +1062,7 @@ class StockYearlyChart(TRResponse, frozen=True, kw_only=True):
 
     api_id: ClassVar[str] = "ka10094"
     known_keys: ClassVar[frozenset[str]] = frozenset(
-        {"return_code", "return_msg", "stk_cd", "stk_yr_pole_chart_qry"}
+        {"returnCode", "returnMsg", "return_code", "return_msg", "stk_cd", "stk_yr_pole_chart_qry"}
     )
     row_keys: ClassVar[dict[str, frozenset[str]]] = {
         "stk_yr_pole_chart_qry": StockYearlyChartRow.known_keys
@@ -1069,7 +1077,7 @@ class StockYearlyChart(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             stk_yr_pole_chart_qry=c.rows(
                 raw,
@@ -1175,7 +1183,7 @@ class SectorTickChart(TRResponse, frozen=True, kw_only=True):
 
     api_id: ClassVar[str] = "ka20004"
     known_keys: ClassVar[frozenset[str]] = frozenset(
-        {"inds_cd", "inds_tic_chart_qry", "return_code", "return_msg"}
+        {"inds_cd", "inds_tic_chart_qry", "returnCode", "returnMsg", "return_code", "return_msg"}
     )
     row_keys: ClassVar[dict[str, frozenset[str]]] = {
         "inds_tic_chart_qry": SectorTickChartRow.known_keys
@@ -1193,7 +1201,7 @@ class SectorTickChart(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             inds_tic_chart_qry=c.rows(raw, "inds_tic_chart_qry", SectorTickChartRow.from_raw),
             inds_cd=c.text(raw, "inds_cd"),
@@ -1321,7 +1329,15 @@ class SectorMinuteChart(TRResponse, frozen=True, kw_only=True):
 
     api_id: ClassVar[str] = "ka20005"
     known_keys: ClassVar[frozenset[str]] = frozenset(
-        {"inds_cd", "inds_dt_pole_qry", "inds_min_pole_qry", "return_code", "return_msg"}
+        {
+            "inds_cd",
+            "inds_dt_pole_qry",
+            "inds_min_pole_qry",
+            "returnCode",
+            "returnMsg",
+            "return_code",
+            "return_msg",
+        }
     )
     row_keys: ClassVar[dict[str, frozenset[str]]] = {
         "inds_min_pole_qry": SectorMinuteChartRow.known_keys,
@@ -1340,7 +1356,7 @@ class SectorMinuteChart(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             inds_min_pole_qry=c.rows(
                 raw,
@@ -1431,7 +1447,7 @@ class SectorDailyChart(TRResponse, frozen=True, kw_only=True):
 
     api_id: ClassVar[str] = "ka20006"
     known_keys: ClassVar[frozenset[str]] = frozenset(
-        {"inds_cd", "inds_dt_pole_qry", "return_code", "return_msg"}
+        {"inds_cd", "inds_dt_pole_qry", "returnCode", "returnMsg", "return_code", "return_msg"}
     )
     row_keys: ClassVar[dict[str, frozenset[str]]] = {
         "inds_dt_pole_qry": SectorDailyChartRow.known_keys
@@ -1449,7 +1465,7 @@ class SectorDailyChart(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             inds_dt_pole_qry=c.rows(raw, "inds_dt_pole_qry", SectorDailyChartRow.from_raw),
             inds_cd=c.text(raw, "inds_cd"),
@@ -1535,7 +1551,7 @@ class SectorWeeklyChart(TRResponse, frozen=True, kw_only=True):
 
     api_id: ClassVar[str] = "ka20007"
     known_keys: ClassVar[frozenset[str]] = frozenset(
-        {"inds_cd", "inds_stk_pole_qry", "return_code", "return_msg"}
+        {"inds_cd", "inds_stk_pole_qry", "returnCode", "returnMsg", "return_code", "return_msg"}
     )
     row_keys: ClassVar[dict[str, frozenset[str]]] = {
         "inds_stk_pole_qry": SectorWeeklyChartRow.known_keys
@@ -1553,7 +1569,7 @@ class SectorWeeklyChart(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             inds_stk_pole_qry=c.rows(raw, "inds_stk_pole_qry", SectorWeeklyChartRow.from_raw),
             inds_cd=c.text(raw, "inds_cd"),
@@ -1639,7 +1655,7 @@ class SectorMonthlyChart(TRResponse, frozen=True, kw_only=True):
 
     api_id: ClassVar[str] = "ka20008"
     known_keys: ClassVar[frozenset[str]] = frozenset(
-        {"inds_cd", "inds_mth_pole_qry", "return_code", "return_msg"}
+        {"inds_cd", "inds_mth_pole_qry", "returnCode", "returnMsg", "return_code", "return_msg"}
     )
     row_keys: ClassVar[dict[str, frozenset[str]]] = {
         "inds_mth_pole_qry": SectorMonthlyChartRow.known_keys
@@ -1657,7 +1673,7 @@ class SectorMonthlyChart(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             inds_mth_pole_qry=c.rows(raw, "inds_mth_pole_qry", SectorMonthlyChartRow.from_raw),
             inds_cd=c.text(raw, "inds_cd"),
@@ -1743,7 +1759,7 @@ class SectorYearlyChart(TRResponse, frozen=True, kw_only=True):
 
     api_id: ClassVar[str] = "ka20019"
     known_keys: ClassVar[frozenset[str]] = frozenset(
-        {"inds_cd", "inds_yr_pole_qry", "return_code", "return_msg"}
+        {"inds_cd", "inds_yr_pole_qry", "returnCode", "returnMsg", "return_code", "return_msg"}
     )
     row_keys: ClassVar[dict[str, frozenset[str]]] = {
         "inds_yr_pole_qry": SectorYearlyChartRow.known_keys
@@ -1761,7 +1777,7 @@ class SectorYearlyChart(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             inds_yr_pole_qry=c.rows(raw, "inds_yr_pole_qry", SectorYearlyChartRow.from_raw),
             inds_cd=c.text(raw, "inds_cd"),
@@ -1862,7 +1878,7 @@ class GoldTickChart(TRResponse, frozen=True, kw_only=True):
 
     api_id: ClassVar[str] = "ka50079"
     known_keys: ClassVar[frozenset[str]] = frozenset(
-        {"gds_tic_chart_qry", "return_code", "return_msg"}
+        {"gds_tic_chart_qry", "returnCode", "returnMsg", "return_code", "return_msg"}
     )
     row_keys: ClassVar[dict[str, frozenset[str]]] = {
         "gds_tic_chart_qry": GoldTickChartRow.known_keys
@@ -1875,7 +1891,7 @@ class GoldTickChart(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             gds_tic_chart_qry=c.rows(raw, "gds_tic_chart_qry", GoldTickChartRow.from_raw),
         )
@@ -1979,7 +1995,7 @@ class GoldMinuteChart(TRResponse, frozen=True, kw_only=True):
 
     api_id: ClassVar[str] = "ka50080"
     known_keys: ClassVar[frozenset[str]] = frozenset(
-        {"gds_min_chart_qry", "return_code", "return_msg"}
+        {"gds_min_chart_qry", "returnCode", "returnMsg", "return_code", "return_msg"}
     )
     row_keys: ClassVar[dict[str, frozenset[str]]] = {
         "gds_min_chart_qry": GoldMinuteChartRow.known_keys
@@ -1992,7 +2008,7 @@ class GoldMinuteChart(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             gds_min_chart_qry=c.rows(raw, "gds_min_chart_qry", GoldMinuteChartRow.from_raw),
         )
@@ -2086,7 +2102,7 @@ class GoldDailyChart(TRResponse, frozen=True, kw_only=True):
 
     api_id: ClassVar[str] = "ka50081"
     known_keys: ClassVar[frozenset[str]] = frozenset(
-        {"gds_day_chart_qry", "return_code", "return_msg"}
+        {"gds_day_chart_qry", "returnCode", "returnMsg", "return_code", "return_msg"}
     )
     row_keys: ClassVar[dict[str, frozenset[str]]] = {
         "gds_day_chart_qry": GoldDailyChartRow.known_keys
@@ -2099,7 +2115,7 @@ class GoldDailyChart(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             gds_day_chart_qry=c.rows(raw, "gds_day_chart_qry", GoldDailyChartRow.from_raw),
         )
@@ -2179,7 +2195,7 @@ class GoldWeeklyChart(TRResponse, frozen=True, kw_only=True):
 
     api_id: ClassVar[str] = "ka50082"
     known_keys: ClassVar[frozenset[str]] = frozenset(
-        {"gds_week_chart_qry", "return_code", "return_msg"}
+        {"gds_week_chart_qry", "returnCode", "returnMsg", "return_code", "return_msg"}
     )
     row_keys: ClassVar[dict[str, frozenset[str]]] = {
         "gds_week_chart_qry": GoldWeeklyChartRow.known_keys
@@ -2192,7 +2208,7 @@ class GoldWeeklyChart(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             gds_week_chart_qry=c.rows(raw, "gds_week_chart_qry", GoldWeeklyChartRow.from_raw),
         )
@@ -2272,7 +2288,7 @@ class GoldMonthlyChart(TRResponse, frozen=True, kw_only=True):
 
     api_id: ClassVar[str] = "ka50083"
     known_keys: ClassVar[frozenset[str]] = frozenset(
-        {"gds_month_chart_qry", "return_code", "return_msg"}
+        {"gds_month_chart_qry", "returnCode", "returnMsg", "return_code", "return_msg"}
     )
     row_keys: ClassVar[dict[str, frozenset[str]]] = {
         "gds_month_chart_qry": GoldMonthlyChartRow.known_keys
@@ -2285,7 +2301,7 @@ class GoldMonthlyChart(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             gds_month_chart_qry=c.rows(raw, "gds_month_chart_qry", GoldMonthlyChartRow.from_raw),
         )
@@ -2381,7 +2397,7 @@ class GoldTodayTickChart(TRResponse, frozen=True, kw_only=True):
 
     api_id: ClassVar[str] = "ka50091"
     known_keys: ClassVar[frozenset[str]] = frozenset(
-        {"gds_tic_chart_qry", "return_code", "return_msg"}
+        {"gds_tic_chart_qry", "returnCode", "returnMsg", "return_code", "return_msg"}
     )
     row_keys: ClassVar[dict[str, frozenset[str]]] = {
         "gds_tic_chart_qry": GoldTodayTickChartRow.known_keys
@@ -2394,7 +2410,7 @@ class GoldTodayTickChart(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             gds_tic_chart_qry=c.rows(raw, "gds_tic_chart_qry", GoldTodayTickChartRow.from_raw),
         )
@@ -2501,7 +2517,7 @@ class GoldTodayMinuteChart(TRResponse, frozen=True, kw_only=True):
 
     api_id: ClassVar[str] = "ka50092"
     known_keys: ClassVar[frozenset[str]] = frozenset(
-        {"gds_min_chart_qry", "return_code", "return_msg"}
+        {"gds_min_chart_qry", "returnCode", "returnMsg", "return_code", "return_msg"}
     )
     row_keys: ClassVar[dict[str, frozenset[str]]] = {
         "gds_min_chart_qry": GoldTodayMinuteChartRow.known_keys
@@ -2514,7 +2530,7 @@ class GoldTodayMinuteChart(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             gds_min_chart_qry=c.rows(raw, "gds_min_chart_qry", GoldTodayMinuteChartRow.from_raw),
         )

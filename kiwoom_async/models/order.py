@@ -108,7 +108,7 @@ class StockBuyOrder(TRResponse, frozen=True, kw_only=True):
 
     api_id: ClassVar[str] = "kt10000"
     known_keys: ClassVar[frozenset[str]] = frozenset(
-        {"dmst_stex_tp", "ord_no", "return_code", "return_msg"}
+        {"dmst_stex_tp", "ord_no", "returnCode", "returnMsg", "return_code", "return_msg"}
     )
     row_keys: ClassVar[dict[str, frozenset[str]]] = {}
 
@@ -123,7 +123,7 @@ class StockBuyOrder(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             ord_no=c.text(raw, "ord_no"),
             dmst_stex_tp=c.text(raw, "dmst_stex_tp"),
@@ -208,7 +208,7 @@ class StockSellOrder(TRResponse, frozen=True, kw_only=True):
 
     api_id: ClassVar[str] = "kt10001"
     known_keys: ClassVar[frozenset[str]] = frozenset(
-        {"dmst_stex_tp", "ord_no", "return_code", "return_msg"}
+        {"dmst_stex_tp", "ord_no", "returnCode", "returnMsg", "return_code", "return_msg"}
     )
     row_keys: ClassVar[dict[str, frozenset[str]]] = {}
 
@@ -223,7 +223,7 @@ class StockSellOrder(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             ord_no=c.text(raw, "ord_no"),
             dmst_stex_tp=c.text(raw, "dmst_stex_tp"),
@@ -276,7 +276,16 @@ class StockModifyOrder(TRResponse, frozen=True, kw_only=True):
 
     api_id: ClassVar[str] = "kt10002"
     known_keys: ClassVar[frozenset[str]] = frozenset(
-        {"base_orig_ord_no", "dmst_stex_tp", "mdfy_qty", "ord_no", "return_code", "return_msg"}
+        {
+            "base_orig_ord_no",
+            "dmst_stex_tp",
+            "mdfy_qty",
+            "ord_no",
+            "returnCode",
+            "returnMsg",
+            "return_code",
+            "return_msg",
+        }
     )
     row_keys: ClassVar[dict[str, frozenset[str]]] = {}
 
@@ -295,7 +304,7 @@ class StockModifyOrder(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             ord_no=c.text(raw, "ord_no"),
             base_orig_ord_no=c.text(raw, "base_orig_ord_no"),
@@ -342,7 +351,15 @@ class StockCancelOrder(TRResponse, frozen=True, kw_only=True):
 
     api_id: ClassVar[str] = "kt10003"
     known_keys: ClassVar[frozenset[str]] = frozenset(
-        {"base_orig_ord_no", "cncl_qty", "ord_no", "return_code", "return_msg"}
+        {
+            "base_orig_ord_no",
+            "cncl_qty",
+            "ord_no",
+            "returnCode",
+            "returnMsg",
+            "return_code",
+            "return_msg",
+        }
     )
     row_keys: ClassVar[dict[str, frozenset[str]]] = {}
 
@@ -357,7 +374,7 @@ class StockCancelOrder(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             ord_no=c.text(raw, "ord_no"),
             base_orig_ord_no=c.text(raw, "base_orig_ord_no"),
@@ -400,7 +417,9 @@ class GoldSpotBuyOrder(TRResponse, frozen=True, kw_only=True):
     """
 
     api_id: ClassVar[str] = "kt50000"
-    known_keys: ClassVar[frozenset[str]] = frozenset({"ord_no", "return_code", "return_msg"})
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {"ord_no", "returnCode", "returnMsg", "return_code", "return_msg"}
+    )
     row_keys: ClassVar[dict[str, frozenset[str]]] = {}
 
     ord_no: str = ""
@@ -410,7 +429,7 @@ class GoldSpotBuyOrder(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             ord_no=c.text(raw, "ord_no"),
         )
@@ -451,7 +470,9 @@ class GoldSpotSellOrder(TRResponse, frozen=True, kw_only=True):
     """
 
     api_id: ClassVar[str] = "kt50001"
-    known_keys: ClassVar[frozenset[str]] = frozenset({"ord_no", "return_code", "return_msg"})
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {"ord_no", "returnCode", "returnMsg", "return_code", "return_msg"}
+    )
     row_keys: ClassVar[dict[str, frozenset[str]]] = {}
 
     ord_no: str = ""
@@ -461,7 +482,7 @@ class GoldSpotSellOrder(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             ord_no=c.text(raw, "ord_no"),
         )
@@ -505,7 +526,15 @@ class GoldSpotModifyOrder(TRResponse, frozen=True, kw_only=True):
 
     api_id: ClassVar[str] = "kt50002"
     known_keys: ClassVar[frozenset[str]] = frozenset(
-        {"base_orig_ord_no", "mdfy_qty", "ord_no", "return_code", "return_msg"}
+        {
+            "base_orig_ord_no",
+            "mdfy_qty",
+            "ord_no",
+            "returnCode",
+            "returnMsg",
+            "return_code",
+            "return_msg",
+        }
     )
     row_keys: ClassVar[dict[str, frozenset[str]]] = {}
 
@@ -520,7 +549,7 @@ class GoldSpotModifyOrder(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             ord_no=c.text(raw, "ord_no"),
             base_orig_ord_no=c.text(raw, "base_orig_ord_no"),
@@ -562,7 +591,15 @@ class GoldSpotCancelOrder(TRResponse, frozen=True, kw_only=True):
 
     api_id: ClassVar[str] = "kt50003"
     known_keys: ClassVar[frozenset[str]] = frozenset(
-        {"base_orig_ord_no", "cncl_qty", "ord_no", "return_code", "return_msg"}
+        {
+            "base_orig_ord_no",
+            "cncl_qty",
+            "ord_no",
+            "returnCode",
+            "returnMsg",
+            "return_code",
+            "return_msg",
+        }
     )
     row_keys: ClassVar[dict[str, frozenset[str]]] = {}
 
@@ -577,7 +614,7 @@ class GoldSpotCancelOrder(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             ord_no=c.text(raw, "ord_no"),
             base_orig_ord_no=c.text(raw, "base_orig_ord_no"),

@@ -142,6 +142,8 @@ class OrderBook(TRResponse, frozen=True, kw_only=True):
             "ovt_buy_req_pre",
             "ovt_sel_req",
             "ovt_sel_req_pre",
+            "returnCode",
+            "returnMsg",
             "return_code",
             "return_msg",
             "sel_10th_pre_bid",
@@ -365,7 +367,7 @@ class OrderBook(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             bid_req_base_tm=c.text(raw, "bid_req_base_tm"),
             sel_10th_pre_req_pre=c.integer(raw, "sel_10th_pre_req_pre"),
@@ -582,7 +584,9 @@ class StockPeriodPrices(TRResponse, frozen=True, kw_only=True):
     """
 
     api_id: ClassVar[str] = "ka10005"
-    known_keys: ClassVar[frozenset[str]] = frozenset({"return_code", "return_msg", "stk_ddwkmm"})
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {"returnCode", "returnMsg", "return_code", "return_msg", "stk_ddwkmm"}
+    )
     row_keys: ClassVar[dict[str, frozenset[str]]] = {"stk_ddwkmm": StockPeriodPricesRow.known_keys}
 
     stk_ddwkmm: list[StockPeriodPricesRow] = msgspec.field(default_factory=list)
@@ -592,7 +596,7 @@ class StockPeriodPrices(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             stk_ddwkmm=c.rows(raw, "stk_ddwkmm", StockPeriodPricesRow.from_raw),
         )
@@ -627,6 +631,8 @@ class StockTimeSnapshot(TRResponse, frozen=True, kw_only=True):
             "low_pric",
             "open_pric",
             "pre",
+            "returnCode",
+            "returnMsg",
             "return_code",
             "return_msg",
             "trde_prica",
@@ -668,7 +674,7 @@ class StockTimeSnapshot(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             date=c.text(raw, "date"),
             open_pric=c.price(raw, "open_pric"),
@@ -786,6 +792,8 @@ class QuoteBoard(TRResponse, frozen=True, kw_only=True):
             "pred_rt",
             "pred_trde_prica",
             "pred_trde_qty",
+            "returnCode",
+            "returnMsg",
             "return_code",
             "return_msg",
             "sel_10bid",
@@ -1160,7 +1168,7 @@ class QuoteBoard(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             stk_nm=c.text(raw, "stk_nm"),
             stk_cd=c.code(raw, "stk_cd"),
@@ -1427,7 +1435,7 @@ class SubscriptionRightsQuotes(TRResponse, frozen=True, kw_only=True):
 
     api_id: ClassVar[str] = "ka10011"
     known_keys: ClassVar[frozenset[str]] = frozenset(
-        {"newstk_recvrht_mrpr", "return_code", "return_msg"}
+        {"newstk_recvrht_mrpr", "returnCode", "returnMsg", "return_code", "return_msg"}
     )
     row_keys: ClassVar[dict[str, frozenset[str]]] = {
         "newstk_recvrht_mrpr": SubscriptionRightsQuotesRow.known_keys
@@ -1440,7 +1448,7 @@ class SubscriptionRightsQuotes(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             newstk_recvrht_mrpr=c.rows(
                 raw,
@@ -1543,7 +1551,7 @@ class DailyInstitutionalTradingByStock(TRResponse, frozen=True, kw_only=True):
 
     api_id: ClassVar[str] = "ka10044"
     known_keys: ClassVar[frozenset[str]] = frozenset(
-        {"daly_orgn_trde_stk", "return_code", "return_msg"}
+        {"daly_orgn_trde_stk", "returnCode", "returnMsg", "return_code", "return_msg"}
     )
     row_keys: ClassVar[dict[str, frozenset[str]]] = {
         "daly_orgn_trde_stk": DailyInstitutionalTradingByStockRow.known_keys
@@ -1558,7 +1566,7 @@ class DailyInstitutionalTradingByStock(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             daly_orgn_trde_stk=c.rows(
                 raw,
@@ -1679,6 +1687,8 @@ class InstitutionalTradingTrendPerStock(TRResponse, frozen=True, kw_only=True):
         {
             "for_prsm_avg_pric",
             "orgn_prsm_avg_pric",
+            "returnCode",
+            "returnMsg",
             "return_code",
             "return_msg",
             "stk_orgn_trde_trnsn",
@@ -1705,7 +1715,7 @@ class InstitutionalTradingTrendPerStock(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             stk_orgn_trde_trnsn=c.rows(
                 raw,
@@ -1812,7 +1822,9 @@ class ExecutionStrengthByTime(TRResponse, frozen=True, kw_only=True):
     """
 
     api_id: ClassVar[str] = "ka10046"
-    known_keys: ClassVar[frozenset[str]] = frozenset({"cntr_str_tm", "return_code", "return_msg"})
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {"cntr_str_tm", "returnCode", "returnMsg", "return_code", "return_msg"}
+    )
     row_keys: ClassVar[dict[str, frozenset[str]]] = {
         "cntr_str_tm": ExecutionStrengthByTimeRow.known_keys
     }
@@ -1824,7 +1836,7 @@ class ExecutionStrengthByTime(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             cntr_str_tm=c.rows(raw, "cntr_str_tm", ExecutionStrengthByTimeRow.from_raw),
         )
@@ -1919,7 +1931,9 @@ class ExecutionStrengthByDay(TRResponse, frozen=True, kw_only=True):
     """
 
     api_id: ClassVar[str] = "ka10047"
-    known_keys: ClassVar[frozenset[str]] = frozenset({"cntr_str_daly", "return_code", "return_msg"})
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {"cntr_str_daly", "returnCode", "returnMsg", "return_code", "return_msg"}
+    )
     row_keys: ClassVar[dict[str, frozenset[str]]] = {
         "cntr_str_daly": ExecutionStrengthByDayRow.known_keys
     }
@@ -1931,7 +1945,7 @@ class ExecutionStrengthByDay(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             cntr_str_daly=c.rows(raw, "cntr_str_daly", ExecutionStrengthByDayRow.from_raw),
         )
@@ -2097,7 +2111,7 @@ class IntradayTradingByInvestor(TRResponse, frozen=True, kw_only=True):
 
     api_id: ClassVar[str] = "ka10063"
     known_keys: ClassVar[frozenset[str]] = frozenset(
-        {"opmr_invsr_trde", "return_code", "return_msg"}
+        {"opmr_invsr_trde", "returnCode", "returnMsg", "return_code", "return_msg"}
     )
     row_keys: ClassVar[dict[str, frozenset[str]]] = {
         "opmr_invsr_trde": IntradayTradingByInvestorRow.known_keys
@@ -2110,7 +2124,7 @@ class IntradayTradingByInvestor(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             opmr_invsr_trde=c.rows(raw, "opmr_invsr_trde", IntradayTradingByInvestorRow.from_raw),
         )
@@ -2250,7 +2264,7 @@ class AfterCloseTradingByInvestor(TRResponse, frozen=True, kw_only=True):
 
     api_id: ClassVar[str] = "ka10066"
     known_keys: ClassVar[frozenset[str]] = frozenset(
-        {"opaf_invsr_trde", "return_code", "return_msg"}
+        {"opaf_invsr_trde", "returnCode", "returnMsg", "return_code", "return_msg"}
     )
     row_keys: ClassVar[dict[str, frozenset[str]]] = {
         "opaf_invsr_trde": AfterCloseTradingByInvestorRow.known_keys
@@ -2263,7 +2277,7 @@ class AfterCloseTradingByInvestor(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             opaf_invsr_trde=c.rows(raw, "opaf_invsr_trde", AfterCloseTradingByInvestorRow.from_raw),
         )
@@ -2361,7 +2375,7 @@ class BrokerTradingTrendPerStock(TRResponse, frozen=True, kw_only=True):
 
     api_id: ClassVar[str] = "ka10078"
     known_keys: ClassVar[frozenset[str]] = frozenset(
-        {"return_code", "return_msg", "sec_stk_trde_trend"}
+        {"returnCode", "returnMsg", "return_code", "return_msg", "sec_stk_trde_trend"}
     )
     row_keys: ClassVar[dict[str, frozenset[str]]] = {
         "sec_stk_trde_trend": BrokerTradingTrendPerStockRow.known_keys
@@ -2374,7 +2388,7 @@ class BrokerTradingTrendPerStock(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             sec_stk_trde_trend=c.rows(
                 raw,
@@ -2530,7 +2544,9 @@ class DailyPrices(TRResponse, frozen=True, kw_only=True):
     """
 
     api_id: ClassVar[str] = "ka10086"
-    known_keys: ClassVar[frozenset[str]] = frozenset({"daly_stkpc", "return_code", "return_msg"})
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {"daly_stkpc", "returnCode", "returnMsg", "return_code", "return_msg"}
+    )
     row_keys: ClassVar[dict[str, frozenset[str]]] = {"daly_stkpc": DailyPricesRow.known_keys}
 
     daly_stkpc: list[DailyPricesRow] = msgspec.field(default_factory=list)
@@ -2540,7 +2556,7 @@ class DailyPrices(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             daly_stkpc=c.rows(raw, "daly_stkpc", DailyPricesRow.from_raw),
         )
@@ -2609,6 +2625,8 @@ class AfterHoursSinglePriceQuote(TRResponse, frozen=True, kw_only=True):
             "ovt_sigpric_sel_bid_qty_4",
             "ovt_sigpric_sel_bid_qty_5",
             "ovt_sigpric_sel_bid_tot_req",
+            "returnCode",
+            "returnMsg",
             "return_code",
             "return_msg",
             "sel_bid_tot_req",
@@ -2756,7 +2774,7 @@ class AfterHoursSinglePriceQuote(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             bid_req_base_tm=c.text(raw, "bid_req_base_tm"),
             ovt_sigpric_sel_bid_jub_pre_5=c.integer(raw, "ovt_sigpric_sel_bid_jub_pre_5"),
@@ -2919,7 +2937,9 @@ class GoldSpotExecutionTrend(TRResponse, frozen=True, kw_only=True):
     """
 
     api_id: ClassVar[str] = "ka50010"
-    known_keys: ClassVar[frozenset[str]] = frozenset({"gold_cntr", "return_code", "return_msg"})
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {"gold_cntr", "returnCode", "returnMsg", "return_code", "return_msg"}
+    )
     row_keys: ClassVar[dict[str, frozenset[str]]] = {
         "gold_cntr": GoldSpotExecutionTrendRow.known_keys
     }
@@ -2931,7 +2951,7 @@ class GoldSpotExecutionTrend(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             gold_cntr=c.rows(raw, "gold_cntr", GoldSpotExecutionTrendRow.from_raw),
         )
@@ -3046,7 +3066,7 @@ class GoldSpotDailyTrend(TRResponse, frozen=True, kw_only=True):
 
     api_id: ClassVar[str] = "ka50012"
     known_keys: ClassVar[frozenset[str]] = frozenset(
-        {"gold_daly_trnsn", "return_code", "return_msg"}
+        {"gold_daly_trnsn", "returnCode", "returnMsg", "return_code", "return_msg"}
     )
     row_keys: ClassVar[dict[str, frozenset[str]]] = {
         "gold_daly_trnsn": GoldSpotDailyTrendRow.known_keys
@@ -3059,7 +3079,7 @@ class GoldSpotDailyTrend(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             gold_daly_trnsn=c.rows(raw, "gold_daly_trnsn", GoldSpotDailyTrendRow.from_raw),
         )
@@ -3139,7 +3159,7 @@ class GoldSpotExpectedExecution(TRResponse, frozen=True, kw_only=True):
 
     api_id: ClassVar[str] = "ka50087"
     known_keys: ClassVar[frozenset[str]] = frozenset(
-        {"gold_expt_exec", "return_code", "return_msg"}
+        {"gold_expt_exec", "returnCode", "returnMsg", "return_code", "return_msg"}
     )
     row_keys: ClassVar[dict[str, frozenset[str]]] = {
         "gold_expt_exec": GoldSpotExpectedExecutionRow.known_keys
@@ -3152,7 +3172,7 @@ class GoldSpotExpectedExecution(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             gold_expt_exec=c.rows(raw, "gold_expt_exec", GoldSpotExpectedExecutionRow.from_raw),
         )
@@ -3190,6 +3210,8 @@ class GoldSpotQuoteInfo(TRResponse, frozen=True, kw_only=True):
             "pred_pre",
             "pred_pre_sig",
             "pred_rt",
+            "returnCode",
+            "returnMsg",
             "return_code",
             "return_msg",
             "trde_qty",
@@ -3237,7 +3259,7 @@ class GoldSpotQuoteInfo(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             pred_pre_sig=c.text(raw, "pred_pre_sig"),
             pred_pre=c.integer(raw, "pred_pre"),
@@ -3372,7 +3394,9 @@ class GoldSpotOrderBook(TRResponse, frozen=True, kw_only=True):
     """
 
     api_id: ClassVar[str] = "ka50101"
-    known_keys: ClassVar[frozenset[str]] = frozenset({"gold_bid", "return_code", "return_msg"})
+    known_keys: ClassVar[frozenset[str]] = frozenset(
+        {"gold_bid", "returnCode", "returnMsg", "return_code", "return_msg"}
+    )
     row_keys: ClassVar[dict[str, frozenset[str]]] = {"gold_bid": GoldSpotOrderBookRow.known_keys}
 
     gold_bid: list[GoldSpotOrderBookRow] = msgspec.field(default_factory=list)
@@ -3382,7 +3406,7 @@ class GoldSpotOrderBook(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             gold_bid=c.rows(raw, "gold_bid", GoldSpotOrderBookRow.from_raw),
         )
@@ -3524,7 +3548,7 @@ class ProgramTradingTrendByTime(TRResponse, frozen=True, kw_only=True):
 
     api_id: ClassVar[str] = "ka90005"
     known_keys: ClassVar[frozenset[str]] = frozenset(
-        {"prm_trde_trnsn", "return_code", "return_msg"}
+        {"prm_trde_trnsn", "returnCode", "returnMsg", "return_code", "return_msg"}
     )
     row_keys: ClassVar[dict[str, frozenset[str]]] = {
         "prm_trde_trnsn": ProgramTradingTrendByTimeRow.known_keys
@@ -3537,7 +3561,7 @@ class ProgramTradingTrendByTime(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             prm_trde_trnsn=c.rows(raw, "prm_trde_trnsn", ProgramTradingTrendByTimeRow.from_raw),
         )
@@ -3612,7 +3636,7 @@ class ProgramArbitrageBalanceTrend(TRResponse, frozen=True, kw_only=True):
 
     api_id: ClassVar[str] = "ka90006"
     known_keys: ClassVar[frozenset[str]] = frozenset(
-        {"prm_trde_dfrt_remn_trnsn", "return_code", "return_msg"}
+        {"prm_trde_dfrt_remn_trnsn", "returnCode", "returnMsg", "return_code", "return_msg"}
     )
     row_keys: ClassVar[dict[str, frozenset[str]]] = {
         "prm_trde_dfrt_remn_trnsn": ProgramArbitrageBalanceTrendRow.known_keys
@@ -3627,7 +3651,7 @@ class ProgramArbitrageBalanceTrend(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             prm_trde_dfrt_remn_trnsn=c.rows(
                 raw,
@@ -3722,7 +3746,7 @@ class ProgramTradingAccumulatedTrend(TRResponse, frozen=True, kw_only=True):
 
     api_id: ClassVar[str] = "ka90007"
     known_keys: ClassVar[frozenset[str]] = frozenset(
-        {"prm_trde_acc_trnsn", "return_code", "return_msg"}
+        {"prm_trde_acc_trnsn", "returnCode", "returnMsg", "return_code", "return_msg"}
     )
     row_keys: ClassVar[dict[str, frozenset[str]]] = {
         "prm_trde_acc_trnsn": ProgramTradingAccumulatedTrendRow.known_keys
@@ -3737,7 +3761,7 @@ class ProgramTradingAccumulatedTrend(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             prm_trde_acc_trnsn=c.rows(
                 raw,
@@ -3871,7 +3895,7 @@ class StockProgramTradingByTime(TRResponse, frozen=True, kw_only=True):
 
     api_id: ClassVar[str] = "ka90008"
     known_keys: ClassVar[frozenset[str]] = frozenset(
-        {"return_code", "return_msg", "stk_tm_prm_trde_trnsn"}
+        {"returnCode", "returnMsg", "return_code", "return_msg", "stk_tm_prm_trde_trnsn"}
     )
     row_keys: ClassVar[dict[str, frozenset[str]]] = {
         "stk_tm_prm_trde_trnsn": StockProgramTradingByTimeRow.known_keys
@@ -3884,7 +3908,7 @@ class StockProgramTradingByTime(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             stk_tm_prm_trde_trnsn=c.rows(
                 raw,
@@ -4031,7 +4055,7 @@ class ProgramTradingTrendByDay(TRResponse, frozen=True, kw_only=True):
 
     api_id: ClassVar[str] = "ka90010"
     known_keys: ClassVar[frozenset[str]] = frozenset(
-        {"prm_trde_trnsn", "return_code", "return_msg"}
+        {"prm_trde_trnsn", "returnCode", "returnMsg", "return_code", "return_msg"}
     )
     row_keys: ClassVar[dict[str, frozenset[str]]] = {
         "prm_trde_trnsn": ProgramTradingTrendByDayRow.known_keys
@@ -4044,7 +4068,7 @@ class ProgramTradingTrendByDay(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             prm_trde_trnsn=c.rows(raw, "prm_trde_trnsn", ProgramTradingTrendByDayRow.from_raw),
         )
@@ -4174,7 +4198,7 @@ class StockProgramTradingByDay(TRResponse, frozen=True, kw_only=True):
 
     api_id: ClassVar[str] = "ka90013"
     known_keys: ClassVar[frozenset[str]] = frozenset(
-        {"return_code", "return_msg", "stk_daly_prm_trde_trnsn"}
+        {"returnCode", "returnMsg", "return_code", "return_msg", "stk_daly_prm_trde_trnsn"}
     )
     row_keys: ClassVar[dict[str, frozenset[str]]] = {
         "stk_daly_prm_trde_trnsn": StockProgramTradingByDayRow.known_keys
@@ -4187,7 +4211,7 @@ class StockProgramTradingByDay(TRResponse, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         return cls(
             return_code=c.return_code(raw),
-            return_msg=c.text(raw, "return_msg"),
+            return_msg=c.return_msg(raw),
             raw=raw,
             stk_daly_prm_trde_trnsn=c.rows(
                 raw,
