@@ -20,25 +20,16 @@ An order is sent at most once. If its answer is lost the call raises
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable
-from datetime import datetime
-from typing import Any, Final, Literal, TypeVar, cast, get_args
+from typing import Any, Final, Literal, TypeVar, get_args
 
-import anyio
-import anyio.to_thread
-import msgspec
-
-from .._kst import KST
+from .._ledger_io import LedgerRunner
 from ..errors import (
-    IdempotencyError,
     InvalidOrderError,
-    KiwoomValidationError,
     OrderStatusUnknownError,
 )
-from ..ledger import MemoryLedger, OrderAck, OrderLedger, trade_date
+from ..ledger import MemoryLedger, OrderAck, OrderLedger
 from ..models._convert import TRRequest, TRResponse
 from ..models.order import (
     GoldSpotBuyOrderRequest,
@@ -51,8 +42,9 @@ from ..models.order import (
     StockSellOrderRequest,
 )
 from ..rest import RestSession
-from ._base import TRGroup, TypedPager, check_stock_code
+from ._base import TRGroup, check_stock_code
 from .account import AccountAPI
+from .reconcile import GOLD_CODES, Reconciler, Reconciliation
 
 __all__ = [
     "GOLD_CODES",
@@ -82,7 +74,6 @@ GoldTradeType = Literal["00", "10", "20"]
 """kt50000/kt50001 ``trde_tp``: 00 limit, 10 limit IOC, 20 limit FOK."""
 Exchange = Literal["KRX", "NXT", "SOR"]
 GoldCode = Literal["M04020000", "M04020100"]
-GoldCodeFilter = Literal["", "M04020000", "M04020100"]
 
 STOCK_TRADE_TYPES: Final = frozenset(get_args(StockTradeType))
 GOLD_TRADE_TYPES: Final = frozenset(get_args(GoldTradeType))
@@ -90,53 +81,8 @@ PRICELESS_TRADE_TYPES: Final = frozenset({"3", "13", "23", "6", "16", "26", "7",
 """Types whose price is set by the market: they must be sent without ``ord_uv``."""
 STOP_LIMIT: Final = "28"
 EXCHANGES: Final = frozenset(get_args(Exchange))
-GOLD_CODES: Final = frozenset(get_args(GoldCode))
-
-_BUY, _SELL = "buy", "sell"
-_SIDE_OF: Final = {"kt10000": _BUY, "kt10001": _SELL, "kt50000": _BUY, "kt50001": _SELL}
-_SideFilter = Literal["0", "1", "2"]
-
-
-def _side_filter(side: str) -> _SideFilter:
-    """The side filter code of ka10075 / ka10076 / kt00007 / kt50031 (0: both sides)."""
-    return "2" if side == _BUY else "1" if side == _SELL else "0"
-
-
-# How many pages of order lists reconciliation reads at most per TR; a search cut short by
-# it is reported as incomplete and settles nothing.
-_RECONCILE_PAGES = 20
 # The order fields are 12 characters wide in the spec.
 _FIELD_MAX: Final = 10**12 - 1
-
-
-class Reconciliation(msgspec.Struct, frozen=True, kw_only=True):
-    """What :meth:`OrderAPI.reconcile` found for an order whose answer was lost."""
-
-    api_id: str
-    candidates: tuple[str, ...]
-    """Order numbers of every order that matches. More than one means another order with the
-    same fields was placed in the window (by hand, or by another program): the library does
-    not guess."""
-    searched: tuple[str, ...]
-    """The TR ids that were read."""
-    idempotency_key: str | None = None
-    complete: bool = True
-    """False when an order list had pages left unread (the page limit): an order may be
-    among them, so the ledger entry was left as it was, whatever ``candidates`` holds."""
-
-    @property
-    def found(self) -> bool:
-        """At least one order matches: assume the order was placed."""
-        return bool(self.candidates)
-
-    @property
-    def ambiguous(self) -> bool:
-        return len(self.candidates) > 1
-
-    @property
-    def ord_no(self) -> str | None:
-        """The order number when exactly one order matches."""
-        return self.candidates[0] if len(self.candidates) == 1 else None
 
 
 class OrderAPI(TRGroup):
@@ -157,18 +103,20 @@ class OrderAPI(TRGroup):
         clock_skew: float = 30.0,
     ) -> None:
         super().__init__(rest)
-        self.ledger: OrderLedger = ledger if ledger is not None else MemoryLedger()
+        self._ledger_io = LedgerRunner(ledger if ledger is not None else MemoryLedger())
         if allow_real_orders:
             rest.allow_real_orders = True
         self.clock_skew = clock_skew
-        self._account = AccountAPI(rest)
-        # Ledger writes left running in worker threads by cancelled calls; held here so that
-        # they are not garbage-collected before they finish.
-        self._background: set[asyncio.Future[Any]] = set()
-        # anyio's own worker threads, not the loop's default executor: aiohttp resolves host
-        # names there, and a ledger waiting on another process's file lock must not starve it.
-        # One thread: the ledger serialises its operations anyway.
-        self._ledger_threads: anyio.CapacityLimiter | None = None
+        self._reconciler = Reconciler(AccountAPI(rest), self._ledger_io)
+
+    @property
+    def ledger(self) -> OrderLedger:
+        """Where idempotency keys are remembered."""
+        return self._ledger_io.ledger
+
+    @ledger.setter
+    def ledger(self, ledger: OrderLedger) -> None:
+        self._ledger_io.ledger = ledger
 
     @property
     def allow_real_orders(self) -> bool:
@@ -412,134 +360,9 @@ class OrderAPI(TRGroup):
         as it is, unless ``release_if_missing`` frees the key for a new attempt. Other
         entries are reported on and left alone.
         """
-        key: str | None
-        if isinstance(target, OrderStatusUnknownError):
-            api_id, body = target.api_id, {k: str(v) for k, v in target.body.items()}
-            sent_at, key = target.sent_at, target.idempotency_key
-        elif isinstance(target, str):
-            entry = await self._ledger(self.ledger.get, target)
-            if entry is None:
-                raise KiwoomValidationError(f"no ledger entry for idempotency key {target!r}")
-            if entry.state == "done" and entry.ack is not None:
-                return Reconciliation(
-                    api_id=entry.api_id,
-                    candidates=(entry.ack.ord_no,),
-                    searched=(),
-                    idempotency_key=target,
-                )
-            api_id, body, sent_at, key = entry.api_id, entry.body, entry.sent_at, target
-        else:
-            raise TypeError("reconcile takes an OrderStatusUnknownError or an idempotency key")
-
-        today = trade_date(time.time())
-        # Without a send time (an error raised outside this API) assume today, as the caller
-        # reconciles right after the loss.
-        order_date = trade_date(sent_at) if sent_at is not None else today
-        taken = await self._ledger(self.ledger.known_order_numbers, order_date)
-        match = _Matcher(api_id, body, self._earliest_time(sent_at), taken)
-        searched: list[str] = []
-        found: list[str] = []
-        complete = True
-        if api_id in ("kt10000", "kt10001"):
-            # ka10075/ka10076 list today's orders only, and their times carry no date.
-            need_history = order_date != today
-            if not need_history:
-                side_filter = _side_filter(match.side)
-                code = body.get("stk_cd", "")
-                searched.append("ka10075")
-                open_found, open_complete = await _scan(
-                    self._account.open_orders(
-                        all_stk_tp="1", trde_tp=side_filter, stk_cd=code, max_pages=_RECONCILE_PAGES
-                    ),
-                    lambda page: match.rows(
-                        page.oso, time_of=lambda r: r.tm, orig_of=lambda r: r.orig_ord_no
-                    ),
-                )
-                searched.append("ka10076")
-                fill_found, fill_complete = await _scan(
-                    self._account.filled_orders(
-                        qry_tp="1", sell_tp=side_filter, stk_cd=code, max_pages=_RECONCILE_PAGES
-                    ),
-                    lambda page: match.rows(
-                        page.cntr, time_of=lambda r: r.ord_tm, orig_of=lambda r: r.orig_ord_no
-                    ),
-                )
-                found += open_found + fill_found
-                complete = open_complete and fill_complete
-                need_history = not found or not complete
-        else:
-            need_history = api_id.startswith("kt1")
-        if need_history:
-            searched.append("kt00007")
-            found_here, complete = await _scan(
-                self._account.order_history(
-                    ord_dt=order_date,
-                    qry_tp="2",  # newest first: the order sought is among the first rows
-                    sell_tp=_side_filter(match.side),
-                    stk_cd=body.get("stk_cd", ""),
-                    max_pages=_RECONCILE_PAGES,
-                ),
-                lambda page: match.rows(
-                    page.acnt_ord_cntr_prps_dtl,
-                    time_of=lambda r: r.ord_tm,
-                    orig_of=lambda r: r.ori_ord,
-                    action_of=lambda r: r.mdfy_cncl,
-                    price_of=lambda r: r.ord_uv,
-                ),
-                stop=lambda page: match.older([r.ord_tm for r in page.acnt_ord_cntr_prps_dtl]),
-            )
-            found += found_here
-        if api_id.startswith("kt5"):
-            searched.append("kt50031")
-            gold_code = body.get("stk_cd", "")
-            listed_code = cast(GoldCodeFilter, gold_code if gold_code in GOLD_CODES else "")
-            found, complete = await _scan(
-                self._account.gold_order_history(
-                    ord_dt=order_date,
-                    qry_tp="2",
-                    sell_tp=_side_filter(match.side),
-                    stk_cd=listed_code,
-                    max_pages=_RECONCILE_PAGES,
-                ),
-                lambda page: match.rows(
-                    page.acnt_ord_cntr_prps_dtl,
-                    time_of=lambda r: r.ord_tm,
-                    orig_of=lambda r: r.ori_ord,
-                    action_of=lambda r: r.mdfy_cncl,
-                    price_of=lambda r: r.ord_uv,
-                ),
-                stop=lambda page: match.older([r.ord_tm for r in page.acnt_ord_cntr_prps_dtl]),
-            )
-
-        result = Reconciliation(
-            api_id=api_id,
-            candidates=tuple(dict.fromkeys(found)),
-            searched=tuple(searched),
-            idempotency_key=key,
-            complete=complete,
+        return await self._reconciler.reconcile(
+            target, release_if_missing=release_if_missing, clock_skew=self.clock_skew
         )
-        if key is not None:
-            if not complete:
-                log.warning(
-                    "%s: order lists had more than %d pages; key %r left as it is",
-                    api_id,
-                    _RECONCILE_PAGES,
-                    key,
-                )
-            elif result.ord_no is not None or (not result.found and release_if_missing):
-                try:
-                    await self._ledger(self.ledger.resolve, key, result.ord_no)
-                except (KeyError, IdempotencyError) as exc:
-                    # Only an entry still waiting for its answer is settled here.
-                    log.warning("%s: key %r not settled: %s", api_id, key, exc)
-        if result.ambiguous:
-            log.warning(
-                "%s: %d orders match a lost order; not deciding which: %s",
-                api_id,
-                len(result.candidates),
-                ", ".join(result.candidates),
-            )
-        return result
 
     # --- the shared path -----------------------------------------------------------------
 
@@ -639,7 +462,7 @@ class OrderAPI(TRGroup):
         api_id = request.api_id
         body = request.to_body()
         if idempotency_key is not None:
-            first = await self._claim(idempotency_key, api_id, body)
+            first = await self._ledger_io.claim(idempotency_key, api_id, body)
             if first is not None:
                 log.info("%s: idempotency key already placed as %s; not sent", api_id, first.ord_no)
                 return first
@@ -656,13 +479,13 @@ class OrderAPI(TRGroup):
             exc.sent_at = sent_at
             exc.idempotency_key = idempotency_key
             if idempotency_key is not None:
-                await self._ledger(self.ledger.mark_unknown, idempotency_key, exc.cause)
+                await self._ledger_io.run(self.ledger.mark_unknown, idempotency_key, exc.cause)
             raise
         except Exception as exc:
             # RestSession raises OrderStatusUnknownError whenever the request may have left;
             # every other error means the server placed nothing.
             if idempotency_key is not None:
-                await self._ledger(self.ledger.reject, idempotency_key, str(exc))
+                await self._ledger_io.run(self.ledger.reject, idempotency_key, str(exc))
             raise
         except BaseException:
             # Cancelled. Once the request may be on the wire its fate is unknown; before that
@@ -670,13 +493,13 @@ class OrderAPI(TRGroup):
             # to await anything more.
             if idempotency_key is not None:
                 if may_have_left:
-                    self._record_soon(
+                    self._ledger_io.record_soon(
                         self.ledger.mark_unknown,
                         idempotency_key,
                         "cancelled while the order was sent",
                     )
                 else:
-                    self._record_soon(
+                    self._ledger_io.record_soon(
                         self.ledger.reject, idempotency_key, "cancelled before the order was sent"
                     )
             raise
@@ -692,72 +515,8 @@ class OrderAPI(TRGroup):
         if not ack.ord_no:
             log.warning("%s: the server accepted the order but sent no ord_no", api_id)
         if idempotency_key is not None:
-            await self._ledger(self.ledger.finish, idempotency_key, ack)
+            await self._ledger_io.run(self.ledger.finish, idempotency_key, ack)
         return ack
-
-    async def _claim(self, key: str, api_id: str, body: dict[str, str]) -> OrderAck | None:
-        if not self.ledger.blocking:
-            return self.ledger.begin(key, api_id, body)
-        claim = asyncio.ensure_future(self._in_ledger_thread(self.ledger.begin, key, api_id, body))
-        try:
-            return await asyncio.shield(claim)
-        except asyncio.CancelledError:
-            # The worker thread runs on and may still claim the key; nothing will be sent, so
-            # hand the key back once it has, rather than leave it blocked as in flight.
-            claim.add_done_callback(lambda done: self._give_back(key, done))
-            raise
-
-    def _give_back(self, key: str, claim: asyncio.Future[OrderAck | None]) -> None:
-        if not claim.cancelled() and claim.exception() is None and claim.result() is None:
-            self._record_soon(self.ledger.reject, key, "cancelled before the order was sent")
-
-    def _record_soon(self, operation: Callable[..., object], *args: Any) -> None:
-        """Record a state change from a path that cannot await (a cancellation, a callback).
-
-        A memory ledger records at once; a blocking one in a worker thread, submitted now so
-        that it runs even if the loop stops first (the loop waits for its executor on close).
-        A failure is logged: the exception being raised must stay the caller's. Until the
-        record lands the key stays ``inflight``, which blocks repeats just the same."""
-        if not self.ledger.blocking:
-            try:
-                operation(*args)
-            except Exception:
-                log.exception("ledger: could not record %s%r", operation.__name__, args)
-            return
-        future = asyncio.get_running_loop().run_in_executor(None, operation, *args)
-        self._background.add(future)
-
-        def settled(done: asyncio.Future[object]) -> None:
-            self._background.discard(done)
-            if not done.cancelled() and done.exception() is not None:
-                log.error(
-                    "ledger: could not record %s%r",
-                    operation.__name__,
-                    args,
-                    exc_info=done.exception(),
-                )
-
-        future.add_done_callback(settled)
-
-    async def _ledger(self, operation: Callable[..., _T], *args: Any) -> _T:
-        if self.ledger.blocking:
-            return await self._in_ledger_thread(operation, *args)
-        return operation(*args)
-
-    async def _in_ledger_thread(self, operation: Callable[..., _T], *args: Any) -> _T:
-        if self._ledger_threads is None:
-            # Made here, inside the loop: older anyio binds a limiter to the running loop.
-            self._ledger_threads = anyio.CapacityLimiter(1)
-        return await anyio.to_thread.run_sync(operation, *args, limiter=self._ledger_threads)
-
-    def _earliest_time(self, sent_at: float | None) -> str:
-        """The earliest HHMMSS (KST) a matching order may carry; empty: no time filter."""
-        if sent_at is None:
-            return ""
-        sent = _kst(sent_at)
-        earliest = _kst(sent_at - self.clock_skew)
-        # Across midnight a clock-time comparison would exclude the order itself.
-        return earliest.strftime("%H%M%S") if earliest.date() == sent.date() else ""
 
 
 # --- field checks -------------------------------------------------------------------------
@@ -802,103 +561,3 @@ def _gold_code(api_id: str, code: object) -> str:
 
 def _text(value: object) -> str:
     return "" if value is None else str(value)
-
-
-def _kst(timestamp: float) -> datetime:
-    return datetime.fromtimestamp(timestamp, KST)
-
-
-def _digits(value: str) -> str:
-    return "".join(ch for ch in value if ch.isdigit())
-
-
-def _plain_code(code: str) -> str:
-    """Row codes may carry a market prefix letter (A005930); request codes never do."""
-    return code[1:] if len(code) == 7 and code[0].isalpha() else code
-
-
-async def _scan(
-    pager: TypedPager[_P],
-    match: Callable[[_P], list[str]],
-    stop: Callable[[_P], bool] | None = None,
-) -> tuple[list[str], bool]:
-    """The matches in an order list and whether the list was read to its end (or to rows
-    older than any match can be, for a newest-first list with ``stop``)."""
-    found: list[str] = []
-    async for page in pager:
-        found += match(page)
-        if stop is not None and stop(page):
-            return found, True
-    return found, not pager.has_more
-
-
-class _Matcher:
-    """The matching rule of :meth:`OrderAPI.reconcile` for one lost request."""
-
-    def __init__(self, api_id: str, body: dict[str, str], earliest: str, taken: set[str]) -> None:
-        self.api_id = api_id
-        self.earliest = earliest
-        self.taken = taken
-        self.code = _plain_code(body.get("stk_cd", ""))
-        self.side = _SIDE_OF.get(api_id, "")
-        self.orig = body.get("orig_ord_no", "")
-        if api_id in ("kt10002", "kt50002"):
-            self.action = "정정"
-            self.qty = int(body.get("mdfy_qty") or 0)
-            self.price = int(body.get("mdfy_uv") or 0)
-        elif api_id in ("kt10003", "kt50003"):
-            self.action = "취소"
-            self.qty = int(body.get("cncl_qty") or 0)
-            self.price = -1  # a cancel row repeats the original price, which the body lacks
-        else:
-            self.action = ""
-            self.qty = int(body.get("ord_qty") or 0)
-            self.price = int(body.get("ord_uv") or 0)
-
-    def older(self, times: Iterable[str]) -> bool:
-        """Whether a newest-first list has reached rows sent before any match can be."""
-        if not self.earliest:
-            return False
-        return any(len(c) == 6 and c < self.earliest for c in map(_digits, times))
-
-    def rows(
-        self,
-        rows: Iterable[_T],
-        *,
-        time_of: Callable[[_T], str],
-        orig_of: Callable[[_T], str],
-        action_of: Callable[[_T], str] | None = None,
-        price_of: Callable[[_T], int | None] | None = None,
-    ) -> list[str]:
-        matches: list[str] = []
-        for row in rows:
-            ord_no: str = getattr(row, "ord_no", "")
-            if not ord_no or ord_no in self.taken:
-                continue
-            if _plain_code(getattr(row, "stk_cd", "")) != self.code:
-                continue
-            io_name: str = getattr(row, "io_tp_nm", "")
-            action = action_of(row) if action_of is not None else ""
-            if self.action:
-                if self.action not in io_name and self.action not in action:
-                    continue
-                if _digits(orig_of(row)).lstrip("0") != self.orig.lstrip("0"):
-                    continue
-            else:
-                if "정정" in io_name or "취소" in io_name or action:
-                    continue
-                if _digits(orig_of(row)).strip("0"):
-                    continue
-                side = _BUY if "매수" in io_name else _SELL if "매도" in io_name else ""
-                if self.side and side != self.side:
-                    continue
-            if self.qty and getattr(row, "ord_qty", None) != self.qty:
-                continue
-            price = price_of(row) if price_of is not None else getattr(row, "ord_pric", None)
-            if self.price >= 0 and (price or 0) != self.price:
-                continue
-            clock = _digits(time_of(row))
-            if self.earliest and len(clock) == 6 and clock < self.earliest:
-                continue
-            matches.append(ord_no)
-        return matches
