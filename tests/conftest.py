@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,3 +29,10 @@ def spec() -> dict[str, Any]:
     assert SPEC_PATH.exists(), f"fact base not found at {SPEC_PATH}"
     data: dict[str, Any] = json.loads(SPEC_PATH.read_text(encoding="utf-8"))
     return data
+
+
+async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Wait for a condition on counters that have no event to wait on (the simulator's)."""
+    async with asyncio.timeout(seconds(timeout)):
+        while not condition():  # noqa: ASYNC110
+            await asyncio.sleep(0.005)

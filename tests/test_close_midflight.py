@@ -5,7 +5,7 @@ connection was not sent and its key is free again; one already on the wire gets 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -21,7 +21,7 @@ from kiwoom_async import (
 )
 from kiwoom_async.api import OrderAPI
 from kiwoom_async.testing import Simulator
-from tests.conftest import seconds
+from tests.conftest import seconds, until
 
 QUOTE = ("ka10004", {"stk_cd": "005930"})
 
@@ -35,13 +35,6 @@ async def sim() -> AsyncIterator[Simulator]:
 def arrived(sim: Simulator, api_id: str | None = None) -> int:
     counts = sim.stats.requests_by_api_id
     return counts[api_id] if api_id else sum(counts.values()) - counts["au10001"]
-
-
-async def until(condition: Callable[[], bool]) -> None:
-    """The simulator's counters have no event to wait on."""
-    async with asyncio.timeout(seconds(5)):
-        while not condition():  # noqa: ASYNC110
-            await asyncio.sleep(0.005)
 
 
 def session(sim: Simulator, limit: int) -> tuple[TokenManager, RestSession, OrderAPI]:

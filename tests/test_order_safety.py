@@ -39,7 +39,7 @@ from kiwoom_async.ledger import (
 )
 from kiwoom_async.testing import Simulator
 
-from .conftest import seconds
+from .conftest import seconds, until
 
 APPKEY = "sim-appkey-0123456789"
 SECRETKEY = "sim-secretkey-9876543210"
@@ -243,7 +243,7 @@ async def test_a_repeat_while_the_first_is_in_flight_raises(sim: Simulator) -> N
         first = asyncio.create_task(
             kw.order.buy("005930", qty=1, price=None, trde_tp="3", idempotency_key="a")
         )
-        await asyncio.sleep(seconds(0.05))
+        await until(lambda: sim.stats.requests_by_api_id["kt10000"] == 1)  # on the wire
         with pytest.raises(IdempotencyError, match="in flight"):
             await kw.order.buy("005930", qty=1, price=None, trde_tp="3", idempotency_key="a")
         ack = await first
@@ -276,7 +276,7 @@ async def test_a_cancelled_send_leaves_the_key_unknown(sim: Simulator) -> None:
         task = asyncio.create_task(
             kw.order.buy("005930", qty=1, price=None, trde_tp="3", idempotency_key="a")
         )
-        await asyncio.sleep(seconds(0.1))
+        await until(lambda: sim.stats.requests_by_api_id["kt10000"] == 1)  # on the wire
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
@@ -292,7 +292,7 @@ async def test_a_cancel_before_the_send_frees_the_key(sim: Simulator) -> None:
         task = asyncio.create_task(
             kw.order.buy("005930", qty=1, price=None, trde_tp="3", idempotency_key="b")
         )
-        await asyncio.sleep(seconds(0.1))
+        await until(lambda: sim.stats.requests_by_api_id["au10001"] == 1)  # waiting for it
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
@@ -838,7 +838,7 @@ async def test_a_cancelled_send_records_off_the_loop_and_keeps_the_cancellation(
         task = asyncio.create_task(
             kw.order.buy("005930", qty=1, price=None, trde_tp="3", idempotency_key="a")
         )
-        await asyncio.sleep(seconds(0.1))
+        await until(lambda: sim.stats.requests_by_api_id["kt10000"] == 1)  # on the wire
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
