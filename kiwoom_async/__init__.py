@@ -1,5 +1,6 @@
 """kiwoom_async: the asyncio client for the Kiwoom Securities REST and realtime API."""
 
+from ._credentials import CredentialsError
 from .api import (
     AccountAPI,
     ChartAPI,
@@ -54,6 +55,7 @@ __all__ = [
     "Backoff",
     "ChartAPI",
     "ConnectionClosedError",
+    "CredentialsError",
     "EventQueueOverflowError",
     "FileLedger",
     "IdempotencyError",

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Literal
 from urllib.parse import urlsplit
 
+from .errors import KiwoomValidationError
+
 Env = Literal["real", "mock"]
 
 REST_HOSTS: dict[str, str] = {
@@ -20,7 +22,7 @@ WS_URLS: dict[str, str] = {
 
 def check_env(env: str) -> Env:
     if env not in ("real", "mock"):
-        raise ValueError(f'env must be "real" or "mock", not {env!r}')
+        raise KiwoomValidationError(f'env must be "real" or "mock", not {env!r}')
     return env  # type: ignore[return-value]
 
 

@@ -8,6 +8,7 @@ import enum
 import weakref
 from typing import Any, Final
 
+from ._credentials import credentials_from_env
 from ._env import Env, check_env, ws_url_for
 from ._env import ws_url as default_ws_url
 from .api import AccountAPI, ChartAPI, OrderAPI, QuoteAPI
@@ -87,6 +88,17 @@ class Kiwoom:
     @allow_real_orders.setter
     def allow_real_orders(self, allowed: bool) -> None:
         self.rest.allow_real_orders = allowed
+
+    @classmethod
+    def from_env(cls, env: str | None = None, **options: Any) -> Kiwoom:
+        """A client with its keys from the environment: ``KIWOOM_APPKEY`` and
+        ``KIWOOM_SECRETKEY`` (for the mock environment ``KIWOOM_APPKEY_MOCK`` and
+        ``KIWOOM_SECRETKEY_MOCK`` first), the environment from ``env`` or ``KIWOOM_ENV``
+        (default ``"mock"``). Other options as for :class:`Kiwoom`. Raises
+        :class:`~kiwoom_async.CredentialsError`, naming the variables, when a key is
+        missing; it never shows a value."""
+        credentials = credentials_from_env(env)
+        return cls(credentials.appkey, credentials.secretkey, env=credentials.env, **options)
 
     def __repr__(self) -> str:
         return f"<Kiwoom env={self.env!r} base_url={self.rest.base_url!r}>"
