@@ -128,8 +128,11 @@ class RestSession:
         self._closed = False
         self.stats = RestStats()
         self._flights = Flights()
-        # Tracing tells when a request got its connection; a pool the caller handed in has no
-        # such hook, so its requests count as leaving the moment they are made.
+        # Orders go through a pool of their own with aiohttp tracing, which tells when a
+        # request got its connection (before that, nothing left). Tracing costs every request
+        # a round of signal calls, so queries, which need no such line, do without. A pool the
+        # caller handed in serves both, untraced: its orders count as leaving when made.
+        self._order_http: aiohttp.ClientSession | None = None
         self._traced = http_session is None
 
     def __repr__(self) -> str:
@@ -155,21 +158,31 @@ class RestSession:
         self._closed = True
         await self._flights.land(grace=self._timeout.total or 10.0)
         http, self._http = self._http, None
-        if http is not None and self._owns_http:
-            await http.close()
+        orders, self._order_http = self._order_http, None
+        if self._owns_http:
+            for pool in (http, orders):
+                if pool is not None:
+                    await pool.close()
 
-    def _session(self) -> aiohttp.ClientSession:
+    def _session(self, for_orders: bool = False) -> aiohttp.ClientSession:
+        if self._closed:
+            raise SessionClosedError("", "this RestSession is closed; nothing was sent")
         if self._http is None:
-            if self._closed:
-                raise SessionClosedError("", "this RestSession is closed; nothing was sent")
-            self._http = aiohttp.ClientSession(
-                timeout=self._timeout,
-                connector=aiohttp.TCPConnector(limit=self._connection_limit),
-                trace_configs=[self._flights.trace_config()],
-                # Kiwoom sets no cookies; skipping the jar saves work on every call.
-                cookie_jar=aiohttp.DummyCookieJar(),
-            )
-        return self._http
+            self._http = self._new_pool(traced=False)
+        if not for_orders or not self._traced:
+            return self._http
+        if self._order_http is None:
+            self._order_http = self._new_pool(traced=True)
+        return self._order_http
+
+    def _new_pool(self, *, traced: bool) -> aiohttp.ClientSession:
+        return aiohttp.ClientSession(
+            timeout=self._timeout,
+            connector=aiohttp.TCPConnector(limit=self._connection_limit),
+            trace_configs=[self._flights.trace_config()] if traced else None,
+            # Kiwoom sets no cookies; skipping the jar saves work on every call.
+            cookie_jar=aiohttp.DummyCookieJar(),
+        )
 
     # --- public calls ------------------------------------------------------------------
 
@@ -352,7 +365,7 @@ class RestSession:
     ) -> Response:
         spec = prepared.spec
         call = _decide.Call(spec.api_id, spec.is_order, prepared.body)
-        http = self._session()
+        http = self._session(for_orders=spec.is_order)
         per_call_timeout = None if timeout is None else aiohttp.ClientTimeout(total=timeout)
         spent = _decide.Spent()
         while True:
@@ -400,7 +413,7 @@ class RestSession:
         flight: Flight,
     ) -> _decide.Fault | _decide.Answer:
         """One request: the answer as a JSON object, or the fault that kept it from us."""
-        if not self._traced:
+        if not (self._traced and flight.is_order):
             flight.leaving()
         try:
             async with http.post(
