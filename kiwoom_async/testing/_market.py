@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from ..krx import round_to_tick, tick_size
+
 __all__ = [
     "KST",
     "Book",
@@ -50,30 +52,12 @@ def kst_now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None) + KST
 
 
-def tick_size(price: int) -> int:
-    """KRX stock tick size (2023 schedule) for a price level."""
-    if price < 2_000:
-        return 1
-    if price < 5_000:
-        return 5
-    if price < 20_000:
-        return 10
-    if price < 50_000:
-        return 50
-    if price < 200_000:
-        return 100
-    if price < 500_000:
-        return 500
-    return 1_000
-
-
 def _floor_tick(price: int) -> int:
-    return price - price % tick_size(price)
+    return round_to_tick(price, "buy")
 
 
 def _ceil_tick(price: int) -> int:
-    step = tick_size(price)
-    return price if price % step == 0 else price + step - price % step
+    return round_to_tick(price, "sell")
 
 
 def normalize_code(stk_cd: str) -> str:

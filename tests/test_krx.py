@@ -1,0 +1,68 @@
+"""KRX price rules: the 2023 tick schedule at every boundary, rounding in the caller's favour,
+and a daily band whose limits are on tick and within ±30%."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kiwoom_async import KiwoomValidationError
+from kiwoom_async.krx import is_on_tick, price_band, round_to_tick, tick_size
+
+
+@pytest.mark.parametrize(
+    ("price", "stock", "etf"),
+    [
+        (1, 1, 1), (1_999, 1, 1), (2_000, 5, 5), (4_999, 5, 5), (5_000, 10, 5),
+        (19_999, 10, 5), (20_000, 50, 5), (49_999, 50, 5), (50_000, 100, 5),
+        (199_999, 100, 5), (200_000, 500, 5), (499_999, 500, 5), (500_000, 1_000, 5),
+        (3_000_000, 1_000, 5),
+    ],
+)  # fmt: skip
+def test_tick_sizes_at_every_boundary(price: int, stock: int, etf: int) -> None:
+    assert tick_size(price) == stock
+    assert tick_size(price, "etf") == etf
+
+
+@pytest.mark.parametrize(
+    ("price", "buy", "sell", "nearest"),
+    [(60_050, 60_000, 60_100, 60_000), (60_070, 60_000, 60_100, 60_100),
+     (4_997, 4_995, 5_000, 4_995), (60_000, 60_000, 60_000, 60_000)],
+)  # fmt: skip
+def test_rounding_favours_the_caller(price: int, buy: int, sell: int, nearest: int) -> None:
+    assert round_to_tick(price, "buy") == buy
+    assert round_to_tick(price, "sell") == sell
+    assert round_to_tick(price) == nearest
+    assert not is_on_tick(60_050) and is_on_tick(60_000)
+
+
+@settings(derandomize=True, database=None, max_examples=300)
+@given(st.integers(min_value=1, max_value=5_000_000), st.sampled_from(["stock", "etf"]))
+def test_rounded_prices_are_on_tick_and_bracket_the_price(price: int, kind: str) -> None:
+    down = round_to_tick(price, "buy", kind)  # type: ignore[arg-type]
+    up = round_to_tick(price, "sell", kind)  # type: ignore[arg-type]
+    assert down <= price <= up
+    assert is_on_tick(down, kind) and is_on_tick(up, kind)  # type: ignore[arg-type]
+    assert up - down in (0, tick_size(down, kind))  # type: ignore[arg-type]
+
+
+@settings(derandomize=True, database=None, max_examples=300)
+@given(st.integers(min_value=1_000, max_value=3_000_000))
+def test_the_daily_band_is_on_tick_and_inside_thirty_percent(base: int) -> None:
+    lower, upper = price_band(base)
+    assert is_on_tick(lower) and is_on_tick(upper)
+    assert base * 0.7 <= lower <= base <= upper <= base * 1.3
+
+
+@pytest.mark.parametrize("bad", [0, -5, 1.5, "60000", True])
+def test_a_price_that_is_not_whole_krw_above_zero_is_refused(bad: object) -> None:
+    with pytest.raises(KiwoomValidationError):
+        tick_size(bad)  # type: ignore[arg-type]
+
+
+def test_unknown_sides_and_instruments_are_refused() -> None:
+    with pytest.raises(KiwoomValidationError):
+        round_to_tick(60_050, "up")  # type: ignore[arg-type]
+    with pytest.raises(KiwoomValidationError):
+        tick_size(60_000, "bond")  # type: ignore[arg-type]
