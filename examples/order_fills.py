@@ -3,7 +3,8 @@
 The simulator drops the connection every 2 seconds. The session logs in again with a fresh
 token, re-registers, and says so in the event stream. A fill pushed while the connection was
 down is not replayed by the server, so after every ``Resubscribed`` the bot re-reads today's
-executions through REST (ka10076) and catches up on what it missed.
+executions through REST (ka10076) and catches up on what it missed; so it does after an
+``AccountFrameLost`` (a fill frame that arrived damaged).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import asyncio
 
 from kiwoom_async import Kiwoom
-from kiwoom_async.models.lifecycle import Disconnected, Resubscribed
+from kiwoom_async.models.lifecycle import AccountFrameLost, Disconnected, Resubscribed
 from kiwoom_async.models.realtime import Balance, OrderFill
 from kiwoom_async.testing import Simulator
 
@@ -51,7 +52,7 @@ async def main() -> None:
                 print(f"balance  {event.code}: {event.holding_qty} held")
             elif isinstance(event, Disconnected):
                 print(f"gap      {event.cause}")
-            elif isinstance(event, Resubscribed):
+            elif isinstance(event, Resubscribed | AccountFrameLost):
                 missed = (await filled_through_rest(kw)) - filled
                 for number in sorted(missed):
                     print(f"fill     order {number}: found through REST after the gap")

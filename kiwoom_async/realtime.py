@@ -64,6 +64,7 @@ from .models.frames import (
     decode_events,
 )
 from .models.lifecycle import (
+    AccountFrameLost,
     Connected,
     Disconnected,
     LifecycleEvent,
@@ -75,6 +76,9 @@ from .models.realtime import EVENT_TYPES, RealtimeEvent
 from .retry import Backoff
 
 __all__ = ["RealtimeSession", "RealtimeStats"]
+
+# An account type code as a JSON string: "00" (fills) or "04" (balance).
+_ACCOUNT_TYPE = re.compile(rb'"0[04]"')
 
 log = logging.getLogger("kiwoom_async.realtime")
 
@@ -121,6 +125,8 @@ class RealtimeStats:
     unknown: int = 0
     pings: int = 0
     resubscribe_failures: int = 0
+    account_frames_lost: int = 0
+    """Unreadable frames that looked like account events (also AccountFrameLost events)."""
     queue: QueueStats = field(default_factory=QueueStats)
 
 
@@ -598,6 +604,10 @@ class RealtimeSession:
             reason = f"{type(exc).__name__}: {exc}"
         self.stats.malformed += 1
         log.warning("malformed frame skipped (%s, %d bytes)", reason[:200], len(raw))
+        if _ACCOUNT_TYPE.search(raw):
+            # Fills may be in it: the consumer must hear of the gap, not only the log.
+            self.stats.account_frames_lost += 1
+            self._queue.put_priority(AccountFrameLost(reason[:200]))  # in order with fills
         return None
 
     async def _keepalive(self, ws: WsConnection, interval: float) -> None:

@@ -19,6 +19,7 @@ from kiwoom_async import (
     RealtimeSession,
 )
 from kiwoom_async.models.frames import decode_events
+from kiwoom_async.models.lifecycle import AccountFrameLost
 from kiwoom_async.models.realtime import OrderFill, StockTrade
 from tests.conftest import seconds
 from tests.test_realtime import (
@@ -212,3 +213,28 @@ async def test_a_login_refused_with_a_stated_non_token_code_is_final_without_a_n
                     pass
     assert info.value.detail_code == 805004
     assert tokens.number == 1
+
+
+async def test_an_unreadable_account_frame_is_announced_in_the_stream() -> None:
+    truncated_fill = fill_frame("0000045")[:-30].encode()
+    truncated_trade = b'{"trnm":"REAL","data":[{"type":"0B","item":"005930","values":{"10":"+1'
+
+    async def truncated_then_fill(connection: ServerConnection) -> None:
+        await login_ok(connection)
+        await connection.send(truncated_trade)
+        await connection.send(truncated_fill)
+        await connection.send(fill_frame("0000046"))
+        await connection.wait_closed()
+
+    server, url = await scripted(truncated_then_fill)
+    async with server, RealtimeSession(StaticTokens(), url=url, backoff=FAST) as rt:
+        seen: list[object] = []
+        async with asyncio.timeout(seconds(5)):
+            async for event in rt:
+                seen.append(event)
+                if isinstance(event, OrderFill):
+                    break
+        lost = [e for e in seen if isinstance(e, AccountFrameLost)]
+        assert len(lost) == 1  # the fill's frame, not the trade's
+        assert seen.index(lost[0]) < len(seen) - 1  # announced before the next fill
+        assert (rt.stats.malformed, rt.stats.account_frames_lost) == (2, 1)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
+    "AccountFrameLost",
     "Connected",
     "Disconnected",
     "LifecycleEvent",
@@ -62,4 +63,18 @@ class SystemMessage:
     type: str = "system"
 
 
-LifecycleEvent = Connected | Resubscribed | Disconnected | Reconnecting | SystemMessage
+@dataclass(frozen=True, slots=True)
+class AccountFrameLost:
+    """A frame that could not be read looked like it carried account events (``00`` fills,
+    ``04`` balance): its fills are missing from the stream. Re-read them through REST, as
+    after :class:`Resubscribed`. It travels in the account lane, in order with the fills.
+    The frame is judged from its raw bytes, so a damaged market frame that mentions the type
+    code may raise this too: a needless re-read, never a missed one."""
+
+    reason: str
+    type: str = "account_frame_lost"
+
+
+LifecycleEvent = (
+    Connected | Resubscribed | Disconnected | Reconnecting | SystemMessage | AccountFrameLost
+)
