@@ -413,7 +413,8 @@ class RestSession:
         flight: Flight,
     ) -> _decide.Fault | _decide.Answer:
         """One request: the answer as a JSON object, or the fault that kept it from us."""
-        if not (self._traced and flight.is_order):
+        traced = self._traced and flight.is_order
+        if not traced:
             flight.leaving()
         try:
             async with http.post(
@@ -422,7 +423,8 @@ class RestSession:
                 # Built in the call, never bound: the token must not sit in a frame's locals.
                 headers=_headers(prepared.spec.api_id, token, *continuation),
                 timeout=timeout or self._timeout,
-                trace_request_ctx=flight.request_ctx(),
+                # Only the order pool is traced: a query has no use for the context.
+                trace_request_ctx=flight.request_ctx() if traced else None,
             ) as resp:
                 status = resp.status
                 resp_headers: Mapping[str, str] = resp.headers
