@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Generator
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from ..errors import InvalidStockCodeError
 from ..models._convert import ResponseDecodeError, TRRequest, TRResponse, UnknownFields
 from ..rest import Pager, Response, RestSession
+
+if TYPE_CHECKING:
+    import pandas
+    import polars
 
 __all__ = ["TRGroup", "TypedPager", "check_stock_code", "decode"]
 
@@ -107,6 +111,20 @@ class TypedPager(Generic[ModelT]):
     async def _walk(self) -> AsyncIterator[ModelT]:
         async for response in self.pager:
             yield decode(self._model, response, self.pager.session.stats.unknown)
+
+    async def to_pandas(self, rows: str | None = None) -> pandas.DataFrame:
+        """Fetch the pages (as ``await pager`` does) and return their rows as one pandas
+        DataFrame (``pip install 'kiwoom-async[pandas]'``)."""
+        from ..dataframes import to_pandas
+
+        return to_pandas(await self.all(), rows)
+
+    async def to_polars(self, rows: str | None = None) -> polars.DataFrame:
+        """Fetch the pages (as ``await pager`` does) and return their rows as one polars
+        DataFrame (``pip install 'kiwoom-async[polars]'``)."""
+        from ..dataframes import to_polars
+
+        return to_polars(await self.all(), rows)
 
 
 class TRGroup:

@@ -9,12 +9,16 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar, NamedTuple, Self, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, Self, TypeAlias, TypeVar
 
 import msgspec
 
 from kiwoom_async.errors import KiwoomValidationError, MalformedValueError, UnknownTRError
 from kiwoom_async.models import numbers
+
+if TYPE_CHECKING:
+    import pandas
+    import polars
 
 log = logging.getLogger("kiwoom_async.models")
 
@@ -156,6 +160,20 @@ class TRResponse(msgspec.Struct, frozen=True, kw_only=True):
     def from_raw(cls, raw: dict[str, Any]) -> Self:
         """Build the model from a decoded body; every generated response model defines it."""
         raise TypeError(f"{cls.__name__} is a base class: decode with a TR's response model")
+
+    def to_pandas(self, rows: str | None = None) -> pandas.DataFrame:
+        """This page's rows as a pandas DataFrame (``pip install 'kiwoom-async[pandas]'``);
+        see :mod:`kiwoom_async.dataframes`."""
+        from kiwoom_async.dataframes import to_pandas
+
+        return to_pandas(self, rows)
+
+    def to_polars(self, rows: str | None = None) -> polars.DataFrame:
+        """This page's rows as a polars DataFrame (``pip install 'kiwoom-async[polars]'``);
+        see :mod:`kiwoom_async.dataframes`."""
+        from kiwoom_async.dataframes import to_polars
+
+        return to_polars(self, rows)
 
 
 # Decoders: each takes the body (or one list row) and a wire key. A missing key reads like
