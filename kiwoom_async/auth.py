@@ -13,21 +13,25 @@
   token error then invalidates it. Without this a slow clock would ask for a token per call.
 - A budget (``issue_budget``: at most N token requests in a sliding window) bounds what any
   server answer, clock or bug can make the manager send to au10001.
+- Shared across processes (``redis_url=``, or any ``token_store=``): the store decides who
+  issues; this manager keeps a local copy, tells the store which token the server refused, and
+  on close leaves the shared token alone (other processes use it).
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hashlib
 import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import aiohttp
 import msgspec
@@ -45,7 +49,15 @@ from .errors import (
 )
 from .registry import TOKEN_ISSUE, TOKEN_REVOKE
 
-__all__ = ["KST", "MIN_TOKEN_LIFETIME", "TokenManager", "parse_expires_dt"]
+__all__ = [
+    "KST",
+    "MIN_TOKEN_LIFETIME",
+    "StoredToken",
+    "TokenManager",
+    "TokenStore",
+    "parse_expires_dt",
+    "token_digest",
+]
 
 log = logging.getLogger("kiwoom_async.auth")
 
@@ -73,6 +85,46 @@ class _Token:
 
     def __repr__(self) -> str:
         return f"_Token(expires_at={self.expires_at})"
+
+
+def token_digest(token: str) -> str:
+    """A name for a token that does not reveal it (SHA-256, hex)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class StoredToken(NamedTuple):
+    """A token as a :class:`TokenStore` keeps it: times are durations, so hosts with
+    different clocks agree on them."""
+
+    value: str
+    remaining: float
+    """Seconds of validity left."""
+    lifetime: float
+    """Seconds it was valid for when issued (the refresh margin is at most half of it)."""
+
+    def __repr__(self) -> str:
+        return f"StoredToken(remaining={self.remaining:.0f}, lifetime={self.lifetime:.0f})"
+
+
+class TokenStore(Protocol):
+    """Where processes sharing an app key find its token (``kiwoom_async.fleet`` keeps it in
+    Redis). ``obtain`` returns a token that is neither ``refused`` nor due for refresh
+    (``refresh_margin``), calling ``issue`` to get a new one only when no process has: one
+    issuance however many processes ask. ``refused`` is the :func:`token_digest` of a token
+    the server refused (a digest, so that no token sits in a traceback's locals)."""
+
+    async def obtain(
+        self,
+        issue: Callable[[], Awaitable[StoredToken]],
+        *,
+        refused: str | None,
+        refresh_margin: float,
+    ) -> StoredToken: ...
+
+    async def discard(self, token: str) -> None:
+        """Forget ``token`` if it is still the shared one (it was revoked)."""
+
+    async def aclose(self) -> None: ...
 
 
 class _Answer(NamedTuple):
@@ -105,6 +157,9 @@ class TokenManager:
         issue_retries: int = 3,
         issue_budget: tuple[int, float] | None = (10, 300.0),
         clock: Callable[[], float] = time.time,
+        token_store: TokenStore | None = None,
+        redis_url: str | None = None,
+        redis_options: Mapping[str, Any] | None = None,
     ) -> None:
         self._appkey = Secret(appkey)
         self._secretkey = Secret(secretkey)
@@ -124,6 +179,15 @@ class TokenManager:
         self._closed = False
         self.issued = 0
         """How many tokens this manager has obtained (for monitoring and tests)."""
+        if token_store is None and redis_url is not None:
+            from .fleet.token import RedisTokenStore  # only in fleet mode: redis is optional
+
+            token_store = RedisTokenStore.for_key(
+                redis_url, env=self.env, appkey=appkey, redis_options=redis_options
+            )
+        self.store = token_store
+        """Where the token is shared with other processes; None: this manager alone."""
+        self._refused: str | None = None
 
     def __repr__(self) -> str:
         current = self._current
@@ -153,6 +217,7 @@ class TokenManager:
         current = self._current
         if current is not None and current.value == token:
             self._current = None
+            self._refused = token_digest(token)  # the shared store hears of it on the next obtain
             log.debug("token invalidated; the next call issues a new one")
 
     async def revoke(self) -> None:
@@ -163,15 +228,22 @@ class TokenManager:
         payload = self._sealed(token=current.value)
         await self._post(TOKEN_REVOKE.api_id, TOKEN_REVOKE.path, payload)
         log.debug("token revoked")
+        if self.store is not None:
+            await self.store.discard(current.value)
 
     async def aclose(self) -> None:
         """Cancel any token request in flight and revoke the token, best effort. No token is
-        issued after this."""
+        issued after this. A shared token (``token_store``) is not revoked: other processes
+        use it."""
         self._closed = True
         with self._guard:
             tasks = list(self._inflight.values())
         for task in tasks:
             task.cancel()
+        if self.store is not None:
+            self._current = None
+            await self.store.aclose()
+            return
         try:
             await self.revoke()
         except KiwoomError as exc:
@@ -204,9 +276,11 @@ class TokenManager:
             self._inflight.pop(loop, None)
 
     async def _issue(self, previous: _Token | None) -> _Token:
-        payload = self._sealed(grant_type="client_credentials")
         try:
-            answer = await self._post_with_retries(TOKEN_ISSUE.api_id, TOKEN_ISSUE.path, payload)
+            if self.store is None:
+                token = await self._request_token()
+            else:
+                token = await self._from_store()
         except KiwoomError:
             # A token that is due but not yet expired still works: keep serving it, and try
             # the refresh again later rather than on every call.
@@ -217,6 +291,28 @@ class TokenManager:
                 self._current = dataclasses.replace(previous, refresh_at=retry_at)
                 return self._current
             raise
+        self._current = token
+        return token
+
+    async def _from_store(self) -> _Token:
+        assert self.store is not None
+        shared = await self.store.obtain(
+            self._issue_for_store, refused=self._refused, refresh_margin=self.refresh_margin
+        )
+        self._refused = None
+        expires_at = self._clock() + shared.remaining
+        margin = min(self.refresh_margin, shared.lifetime / 2)
+        return _Token(shared.value, expires_at, expires_at - margin)
+
+    async def _issue_for_store(self) -> StoredToken:
+        token = await self._request_token()
+        lifetime = token.expires_at - self._clock()
+        return StoredToken(token.value, lifetime, lifetime)
+
+    async def _request_token(self) -> _Token:
+        """Ask au10001 for a new token."""
+        payload = self._sealed(grant_type="client_credentials")
+        answer = await self._post_with_retries(TOKEN_ISSUE.api_id, TOKEN_ISSUE.path, payload)
         value = answer.body.get("token")
         if not isinstance(value, str) or not value:
             raise MalformedResponseError(TOKEN_ISSUE.api_id, "token missing from the answer")
@@ -224,7 +320,6 @@ class TokenManager:
         expires_at = self._unskewed(self._expiry(answer.body, now), now, answer.server_time)
         lifetime = expires_at - now
         token = _Token(value, expires_at, expires_at - min(self.refresh_margin, lifetime / 2))
-        self._current = token
         self.issued += 1
         log.debug("token issued, valid for %.0f s", lifetime)
         return token

@@ -1,0 +1,19 @@
+"""Fleet mode: many processes on one app key share, through Redis, what the broker gives once
+per key: the token, the request budget and the order ledger.
+
+``Kiwoom(appkey, secretkey, redis_url="redis://127.0.0.1:6379/0")`` turns it on; the pieces
+also work on their own (``TokenManager(..., redis_url=)``, ``RestSession(..., redis_url=)``,
+:class:`RedisLedger`). Needs the ``redis`` extra: ``pip install 'kiwoom-async[redis]'``.
+"""
+
+from ._connect import fleet_scope, redis_location
+from ._errors import FleetUnavailableError, LedgerUnavailableError
+from .token import RedisTokenStore
+
+__all__ = [
+    "FleetUnavailableError",
+    "LedgerUnavailableError",
+    "RedisTokenStore",
+    "fleet_scope",
+    "redis_location",
+]
