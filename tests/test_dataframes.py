@@ -13,8 +13,10 @@ import pytest
 from kiwoom_async import Kiwoom, KiwoomError, KiwoomValidationError
 from kiwoom_async._kst import KST
 from kiwoom_async.dataframes import MissingExtraError, table, to_pandas
-from kiwoom_async.models.account import AccountEvaluationBalance
+from kiwoom_async.models import RESPONSE_MODELS
 from kiwoom_async.testing import Simulator
+
+AccountEvaluationBalance = RESPONSE_MODELS["kt00018"]  # kt00018 계좌평가잔고내역요청
 
 
 @pytest.fixture
