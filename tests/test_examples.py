@@ -18,6 +18,7 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
     [
         ("poll_quotes.py", "0 rejected by the server"),
         ("order_fills.py", "6 of 6 orders seen filled; none lost"),
+        ("watchlist_bot.py", "5 buys and 4 cancels asked: none sent twice"),
     ],
 )
 def test_example_runs(script: str, promise: str) -> None:
