@@ -55,6 +55,7 @@ __all__ = [
     "StoredToken",
     "TokenManager",
     "TokenStore",
+    "key_fingerprint",
     "parse_expires_dt",
     "token_digest",
 ]
@@ -85,6 +86,20 @@ class _Token:
 
     def __repr__(self) -> str:
         return f"_Token(expires_at={self.expires_at})"
+
+
+def key_fingerprint(env: str, appkey: str) -> str:
+    """A name for (environment, app key) that does not reveal the key: a keyed BLAKE2b digest,
+    32 hex characters. Processes on one key meet under it in shared stores (Redis)."""
+    if not isinstance(appkey, str) or not appkey:
+        raise TypeError("appkey must be a non-empty string")
+    digest = hashlib.blake2b(
+        appkey.encode(),
+        key=b"kiwoom-async fleet scope v1",
+        person=env.encode()[:16],
+        digest_size=16,
+    )
+    return digest.hexdigest()
 
 
 def token_digest(token: str) -> str:
@@ -182,8 +197,8 @@ class TokenManager:
         if token_store is None and redis_url is not None:
             from .fleet.token import RedisTokenStore  # only in fleet mode: redis is optional
 
-            token_store = RedisTokenStore.for_key(
-                redis_url, env=self.env, appkey=appkey, redis_options=redis_options
+            token_store = RedisTokenStore(
+                redis_url, scope=self.fingerprint, redis_options=redis_options
             )
         self.store = token_store
         """Where the token is shared with other processes; None: this manager alone."""
@@ -197,6 +212,11 @@ class TokenManager:
             until = datetime.fromtimestamp(current.expires_at, KST).strftime("%Y-%m-%d %H:%M:%S")
             state = f"token valid until {until} KST"
         return f"<TokenManager env={self.env!r} base_url={self.base_url!r} {state}>"
+
+    @property
+    def fingerprint(self) -> str:
+        """:func:`key_fingerprint` of this manager's environment and app key."""
+        return key_fingerprint(self.env, self._appkey.reveal())
 
     @property
     def expires_at(self) -> datetime | None:

@@ -12,7 +12,7 @@ import logging
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, overload
+from typing import Any, Literal, Protocol, overload
 
 import aiohttp
 import msgspec
@@ -74,6 +74,15 @@ class RestStats:
         return self.unknown.counts
 
 
+class SharedBudget(Protocol):
+    """A request budget kept outside the process (``kiwoom_async.fleet.budget.RedisBudget``):
+    ``acquire`` returns when the request may go, or raises when it must not (nothing sent)."""
+
+    async def acquire(self, api_id: str, *, is_order: bool) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
 @dataclass(slots=True)
 class _Prepared:
     spec: TRSpec
@@ -95,7 +104,9 @@ class RestSession:
     """Concurrent TR calls over one keep-alive connection pool.
 
     ``rate_limits=None`` uses the environment's defaults (:meth:`RateLimits.default_for`);
-    ``RateLimits()`` turns client-side limiting off.
+    ``RateLimits()`` turns client-side limiting off. ``redis_url`` (or any ``budget=``)
+    enforces those budgets for every process on the app key together
+    (:mod:`kiwoom_async.fleet.budget`).
     """
 
     def __init__(
@@ -110,6 +121,9 @@ class RestSession:
         connection_limit: int = 100,
         http_session: aiohttp.ClientSession | None = None,
         allow_real_orders: bool = False,
+        budget: SharedBudget | None = None,
+        redis_url: str | None = None,
+        redis_options: Mapping[str, Any] | None = None,
     ) -> None:
         self.tokens = token_manager
         self.allow_real_orders = allow_real_orders
@@ -125,6 +139,17 @@ class RestSession:
         self._key_limiter = self.rate_limits.limiter(self.rate_limits.per_key)
         self._order_limiter = self.rate_limits.limiter(self.rate_limits.orders)
         self._tr_limiters: dict[str, RateLimiter] = {}
+        if budget is None and redis_url is not None:
+            from .fleet.budget import RedisBudget  # only in fleet mode: redis is optional
+
+            budget = RedisBudget(
+                redis_url,
+                self.rate_limits,
+                scope=token_manager.fingerprint,
+                redis_options=redis_options,
+            )
+        self.budget = budget
+        """The request budget shared with other processes; None: this session's own."""
         self._closed = False
         self.stats = RestStats()
         self._flights = Flights()
@@ -157,6 +182,8 @@ class RestSession:
         :class:`OrderStatusUnknownError` if they are interrupted after all."""
         self._closed = True
         await self._flights.land(grace=self._timeout.total or 10.0)
+        if self.budget is not None:
+            await self.budget.aclose()
         http, self._http = self._http, None
         orders, self._order_http = self._order_http, None
         if self._owns_http:
@@ -319,6 +346,9 @@ class RestSession:
             )
 
     async def _acquire(self, spec: TRSpec) -> None:
+        if self.budget is not None:
+            await self.budget.acquire(spec.api_id, is_order=spec.is_order)
+            return
         if self._key_limiter is not None:
             await self._key_limiter.acquire()
         if spec.is_order and self._order_limiter is not None:

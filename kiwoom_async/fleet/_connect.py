@@ -10,7 +10,6 @@ idempotency key).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,6 +18,7 @@ import redis
 import redis.asyncio
 import redis.exceptions
 
+from ..auth import key_fingerprint
 from ._errors import FleetUnavailableError
 
 __all__ = [
@@ -32,7 +32,6 @@ __all__ = [
 ]
 
 DEFAULT_PREFIX = "kiwoom"
-_SCOPE_KEY = b"kiwoom-async fleet scope v1"
 _TIMEOUTS = {"socket_timeout": 5.0, "socket_connect_timeout": 3.0}
 
 REDIS_ERRORS = (redis.exceptions.RedisError, OSError)
@@ -41,13 +40,8 @@ REDIS_ERRORS = (redis.exceptions.RedisError, OSError)
 
 def fleet_scope(env: str, appkey: str) -> str:
     """The name under which one app key's shared state lives in Redis: a keyed digest of
-    (environment, app key), 32 hex characters."""
-    if not isinstance(appkey, str) or not appkey:
-        raise TypeError("appkey must be a non-empty string")
-    digest = hashlib.blake2b(
-        appkey.encode(), key=_SCOPE_KEY, person=env.encode()[:16], digest_size=16
-    )
-    return digest.hexdigest()
+    (environment, app key), 32 hex characters (:func:`kiwoom_async.auth.key_fingerprint`)."""
+    return key_fingerprint(env, appkey)
 
 
 def redis_location(url: str) -> str:
