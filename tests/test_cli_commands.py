@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import re
 import signal
 import sys
 import tomllib
@@ -292,3 +293,16 @@ async def test_stream_ends_cleanly_on_ctrl_c(sim: Simulator) -> None:
             await process.wait()
     assert process.returncode == 0, err
     assert b"Traceback" not in err and b"stopped" in err
+
+
+async def test_the_demo_reads_clearly(capsys: pytest.CaptureFixture[str]) -> None:
+    from kiwoom_async import demo
+
+    await demo.run(quick=True)
+    out = capsys.readouterr().out
+    assert "best ask (매도호가)" in out and "best bid (매수호가)" in out
+    assert re.search(r"0000001: filled \(체결\), 10 shares @ [\d,]+ KRW", out)
+    assert "0 @ -" not in out and "@ -" not in out
+    assert not re.search(r"\b\d{8}\b", out), "dates are shown as YYYY-MM-DD"
+    assert not re.search(r"-[\d,]+ shares", out), "a trade's size is never negative"
+    assert re.search(r"\d+ shares @ [\d,]+ KRW .*(buyer|seller)-initiated", out)
