@@ -3,10 +3,12 @@ sessions sharing the same token."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import enum
 import weakref
-from typing import Any, Final
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Final
 
 from ._credentials import credentials_from_env
 from ._env import Env, check_env, ws_url_for
@@ -18,6 +20,9 @@ from .ratelimit import RateLimits
 from .realtime import RealtimeSession
 from .rest import RestSession
 from .retry import RetryPolicy
+
+if TYPE_CHECKING:
+    from .fleet.ledger import RedisLedger
 
 __all__ = ["Kiwoom"]
 
@@ -39,6 +44,10 @@ class Kiwoom:
     ``order_ledger`` remembers idempotency keys of orders (default: in memory; pass a
     :class:`~kiwoom_async.ledger.FileLedger` to share them across processes and restarts).
 
+    ``redis_url`` turns on fleet mode: every process given the same Redis and app key shares
+    one token, one request budget and (unless ``order_ledger`` is given) one order ledger
+    (:mod:`kiwoom_async.fleet`, the ``redis`` extra). ``redis_options`` go to redis-py.
+
     Typed TR wrappers: ``quote``, ``order``, ``account`` and ``chart``.
     """
 
@@ -56,9 +65,25 @@ class Kiwoom:
         timeout: float = 10.0,
         allow_real_orders: bool = False,
         order_ledger: OrderLedger | None = None,
+        redis_url: str | None = None,
+        redis_options: Mapping[str, Any] | None = None,
     ) -> None:
         self.env: Env = check_env(env)
-        self.tokens = TokenManager(appkey, secretkey, env=self.env, base_url=base_url)
+        self.tokens = TokenManager(
+            appkey,
+            secretkey,
+            env=self.env,
+            base_url=base_url,
+            redis_url=redis_url,
+            redis_options=redis_options,
+        )
+        self._fleet_ledger: RedisLedger | None = None
+        if order_ledger is None and redis_url is not None:
+            from .fleet.ledger import RedisLedger  # only in fleet mode: redis is optional
+
+            order_ledger = self._fleet_ledger = RedisLedger(
+                redis_url, scope=self.tokens.fingerprint, redis_options=redis_options
+            )
         limits = rate_limits or RateLimits.default_for(self.env)
         if requests_per_second is not ENV_DEFAULT:
             limits = dataclasses.replace(limits, per_key=requests_per_second)
@@ -68,6 +93,8 @@ class Kiwoom:
             retry=retry,
             timeout=timeout,
             allow_real_orders=allow_real_orders,
+            redis_url=redis_url,
+            redis_options=redis_options,
         )
         # A REST host given without a WebSocket URL must not send its token to Kiwoom's own
         # WebSocket host: the WebSocket is assumed on the same host and port.
@@ -126,3 +153,5 @@ class Kiwoom:
             await self.rest.aclose()
         finally:
             await self.tokens.aclose()
+            if self._fleet_ledger is not None:
+                await asyncio.to_thread(self._fleet_ledger.close)

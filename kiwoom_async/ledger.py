@@ -149,6 +149,14 @@ class OrderLedger(abc.ABC):
     def _write(self, entry: LedgerEntry) -> None:
         self._entries[entry.key] = entry
 
+    def _lookup(self, key: str) -> LedgerEntry | None:
+        """The latest entry of ``key`` (called inside a transaction)."""
+        return self._entries.get(key)
+
+    def _all(self) -> list[LedgerEntry]:
+        """The latest entry of every key (called inside a transaction)."""
+        return list(self._entries.values())
+
     def _check_readable(self) -> None:
         """Raise when the stored state cannot be trusted to hold every key."""
         return
@@ -164,7 +172,7 @@ class OrderLedger(abc.ABC):
         digest = fingerprint(api_id, body)
         with self._transaction():
             self._check_readable()
-            entry = self._entries.get(key)
+            entry = self._lookup(key)
             if entry is not None:
                 if entry.fingerprint != digest:
                     raise IdempotencyError(
@@ -224,7 +232,7 @@ class OrderLedger(abc.ABC):
         inflight entry or another order number for a ``done`` entry raise
         :class:`IdempotencyError`: none of them is waiting for an answer."""
         with self._transaction():
-            entry = self._entries.get(key)
+            entry = self._lookup(key)
             if entry is None:
                 raise KeyError(key)
             if entry.state == "done":
@@ -258,12 +266,12 @@ class OrderLedger(abc.ABC):
 
     def get(self, key: str) -> LedgerEntry | None:
         with self._transaction():
-            return self._entries.get(key)
+            return self._lookup(key)
 
     def entries(self) -> list[LedgerEntry]:
         """The latest state of every key."""
         with self._transaction():
-            return list(self._entries.values())
+            return self._all()
 
     def known_order_numbers(self, date: str | None = None) -> set[str]:
         """Order numbers already tied to a key: reconciliation never hands them to another.
@@ -272,7 +280,7 @@ class OrderLedger(abc.ABC):
         with self._transaction():
             return {
                 e.ack.ord_no
-                for e in self._entries.values()
+                for e in self._all()
                 if e.ack is not None and (date is None or e.order_date == date)
             }
 
@@ -280,7 +288,7 @@ class OrderLedger(abc.ABC):
         self, key: str, state: LedgerState, *, ack: OrderAck | None = None, reason: str = ""
     ) -> None:
         with self._transaction():
-            entry = self._entries.get(key)
+            entry = self._lookup(key)
             if entry is None:
                 # The inflight record vanished (a replaced or truncated file). Keep the outcome:
                 # the empty fingerprint matches no body, so the key stays blocked rather than

@@ -9,12 +9,14 @@ also work on their own (``TokenManager(..., redis_url=)``, ``RestSession(..., re
 from ._connect import fleet_scope, redis_location
 from ._errors import FleetUnavailableError, LedgerUnavailableError
 from .budget import RedisBudget
+from .ledger import RedisLedger
 from .token import RedisTokenStore
 
 __all__ = [
     "FleetUnavailableError",
     "LedgerUnavailableError",
     "RedisBudget",
+    "RedisLedger",
     "RedisTokenStore",
     "fleet_scope",
     "redis_location",
