@@ -1,14 +1,8 @@
 """kiwoom_async: the asyncio client for the Kiwoom Securities REST and realtime API."""
 
+from typing import TYPE_CHECKING, Any
+
 from ._credentials import CredentialsError
-from .api import (
-    AccountAPI,
-    ChartAPI,
-    OrderAPI,
-    QuoteAPI,
-    Reconciliation,
-    TypedPager,
-)
 from .auth import TokenManager
 from .errors import (
     APIError,
@@ -45,7 +39,24 @@ from .registry import REGISTRY, TRSpec
 from .rest import Pager, Response, RestSession
 from .retry import Backoff, RetryPolicy
 
+if TYPE_CHECKING:
+    from .api import AccountAPI, ChartAPI, OrderAPI, QuoteAPI, Reconciliation, TypedPager
+
 __version__ = "0.1.0.dev0"
+
+# The typed TR groups load their models on first use: importing the package stays cheap.
+_FROM_API = frozenset(
+    {"AccountAPI", "ChartAPI", "OrderAPI", "QuoteAPI", "Reconciliation", "TypedPager"}
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FROM_API:
+        from . import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "REGISTRY",

@@ -6,14 +6,16 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import enum
+import os
 import weakref
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Final
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from ._credentials import credentials_from_env
 from ._env import Env, check_env, ws_url_for
 from ._env import ws_url as default_ws_url
-from .api import AccountAPI, ChartAPI, OrderAPI, QuoteAPI
+from ._generated.api.groups import DomesticGroups
 from .auth import TokenManager
 from .ledger import OrderLedger
 from .ratelimit import RateLimits
@@ -22,7 +24,11 @@ from .rest import RestSession
 from .retry import RetryPolicy
 
 if TYPE_CHECKING:
+    from .api.credit import CreditOrderAPI
+    from .api.order import OrderAPI
+    from .api.us import UsAPI
     from .fleet.ledger import RedisLedger
+    from .trading import TradingSession
 
 __all__ = ["Kiwoom"]
 
@@ -34,11 +40,12 @@ class _Default(enum.Enum):
 ENV_DEFAULT: Final = _Default.TOKEN
 
 
-class Kiwoom:
+class Kiwoom(DomesticGroups):
     """The client for one app key in one environment.
 
     ``requests_per_second`` overrides the per-app-key budget (default: the environment's,
-    see :meth:`RateLimits.default_for`); ``None`` turns client-side limiting off.
+    see :meth:`RateLimits.default_for`); ``None`` turns client-side limiting off; ``"auto"``
+    starts from the environment's and learns the server's limit from its answers.
     ``rate_limits`` sets every layer at once (per key, per TR, orders).
     ``allow_real_orders`` must be True before any order is sent with ``env="real"``.
     ``order_ledger`` remembers idempotency keys of orders (default: in memory; pass a
@@ -48,7 +55,10 @@ class Kiwoom:
     one token, one request budget and (unless ``order_ledger`` is given) one order ledger
     (:mod:`kiwoom_async.fleet`, the ``redis`` extra). ``redis_options`` go to redis-py.
 
-    Typed TR wrappers: ``quote``, ``order``, ``account`` and ``chart``.
+    Typed TR wrappers, one attribute per group of the official guide, each built on first use:
+    ``quote``, ``order``, ``account``, ``chart``, ``stock``, ``ranking``, ``sector``,
+    ``investor``, ``elw``, ``etf``, ``theme``, ``short``, ``lending``, ``credit``,
+    ``watchlist``, and the US groups under ``us`` (``kw.us.quote``, ``kw.us.order`` ...).
     """
 
     def __init__(
@@ -59,7 +69,7 @@ class Kiwoom:
         env: str = "mock",
         base_url: str | None = None,
         ws_url: str | None = None,
-        requests_per_second: float | _Default | None = ENV_DEFAULT,
+        requests_per_second: float | Literal["auto"] | _Default | None = ENV_DEFAULT,
         rate_limits: RateLimits | None = None,
         retry: RetryPolicy | None = None,
         timeout: float = 10.0,
@@ -102,10 +112,31 @@ class Kiwoom:
             ws_url = ws_url_for(base_url)
         self.ws_url = default_ws_url(self.env, ws_url)
         self._realtime: weakref.WeakSet[RealtimeSession] = weakref.WeakSet()
-        self.quote = QuoteAPI(self.rest)
-        self.order = OrderAPI(self.rest, ledger=order_ledger, allow_real_orders=allow_real_orders)
-        self.account = AccountAPI(self.rest)
-        self.chart = ChartAPI(self.rest)
+        self._order_ledger = order_ledger
+
+    # The typed groups are built on first use, each loading only its own models. The query
+    # groups come from DomesticGroups (generated); the order groups need the ledger.
+
+    @cached_property
+    def order(self) -> OrderAPI:
+        """Order TRs (주문): cash and gold spot orders, reconciliation."""
+        from .api.order import OrderAPI
+
+        return OrderAPI(self.rest, ledger=self._order_ledger)
+
+    @cached_property
+    def credit(self) -> CreditOrderAPI:
+        """Credit order TRs (신용주문), sharing ``order``'s idempotency ledger."""
+        from .api.credit import CreditOrderAPI
+
+        return CreditOrderAPI(self.rest, self.order.placement)
+
+    @cached_property
+    def us(self) -> UsAPI:
+        """The US groups: ``kw.us.quote``, ``kw.us.stock``, ``kw.us.order`` ..."""
+        from .api.us import UsAPI
+
+        return UsAPI(self.rest, self.order.placement)
 
     @property
     def allow_real_orders(self) -> bool:
@@ -143,6 +174,28 @@ class Kiwoom:
         session = RealtimeSession(self.tokens, url=self.ws_url, **options)
         self._realtime.add(session)
         return session
+
+    def trading(
+        self,
+        *,
+        state_path: str | os.PathLike[str] | None = None,
+        grp_no: str = "9999",
+        **realtime_options: Any,
+    ) -> TradingSession:
+        """Live trades (use it with ``async with``): orders placed through it come back as
+        :class:`~kiwoom_async.trading.Trade` objects kept true by a realtime session of its
+        own (00 and 04, sharing this client's token) and by REST snapshots after every gap.
+        ``state_path`` keeps trades and fills in a file across restarts (put it beside the
+        order ledger's file); ``realtime_options`` go to :class:`RealtimeSession`."""
+        from .trading import TradingSession
+
+        return TradingSession(
+            self.order,
+            self.rest,
+            self.realtime(**realtime_options),
+            grp_no=grp_no,
+            state_path=state_path,
+        )
 
     async def aclose(self) -> None:
         """Close the realtime sessions opened here and the connection pool, then revoke the

@@ -4,18 +4,14 @@ numbers follow the numeric conventions, bad requests are refused before sending.
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
-import sys
 from collections.abc import Callable
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
 from kiwoom_async.errors import KiwoomValidationError, UnknownTRError
-from kiwoom_async.models import account, chart, order, quote
+from kiwoom_async.models import StockBuyOrderRequest
 from kiwoom_async.models._convert import (
     FieldRule,
     ResponseDecodeError,
@@ -23,12 +19,10 @@ from kiwoom_async.models._convert import (
     TRResponse,
     unknown_keys,
 )
-from kiwoom_async.models.order import StockBuyOrderRequest
 from kiwoom_async.models.tr import REQUEST_MODELS, RESPONSE_MODELS, build_request, decode_response
+from kiwoom_async.registry import REGISTRY
 
-from .conftest import ROOT, SPEC_PATH
-
-SECTIONS = {"mrkcond": quote, "ordr": order, "acnt": account, "chart": chart}
+from .conftest import SPEC_PATH
 
 
 def load_trs() -> dict[str, dict[str, Any]]:
@@ -36,8 +30,8 @@ def load_trs() -> dict[str, dict[str, Any]]:
     spec = json.loads(SPEC_PATH.read_text(encoding="utf-8"))
     return {
         api_id: {**tr, "section": name}
-        for name in SECTIONS
-        for api_id, tr in spec["sections"][name]["trs"].items()
+        for name, section in spec["sections"].items()
+        for api_id, tr in section["trs"].items()
     }
 
 
@@ -55,7 +49,7 @@ def example(api_id: str) -> dict[str, Any]:
 
 def test_fact_base_is_present_and_every_tr_has_both_models() -> None:
     assert SPEC_PATH.exists(), f"fact base not found at {SPEC_PATH}"
-    assert len(TRS) == 87
+    assert len(TRS) == 304
     assert set(REQUEST_MODELS) == set(TRS) == set(RESPONSE_MODELS)
     names = [m.__name__ for m in (*REQUEST_MODELS.values(), *RESPONSE_MODELS.values())]
     assert len(set(names)) == len(names)
@@ -66,8 +60,9 @@ def test_models_carry_their_api_id_and_live_in_their_section_module(api_id: str)
     request, response = REQUEST_MODELS[api_id], RESPONSE_MODELS[api_id]
     assert request.api_id == response.api_id == api_id
     assert request.__name__ == f"{response.__name__}Request"
-    module = SECTIONS[TRS[api_id]["section"]]
-    assert request.__module__ == response.__module__ == module.__name__
+    module = f"kiwoom_async._generated.models.{REGISTRY[api_id].group}"
+    assert request.__module__ == response.__module__ == module
+    assert response.__name__ == REGISTRY[api_id].model_name
     assert api_id in (response.__doc__ or "") and TRS[api_id]["name_ko"] in (response.__doc__ or "")
 
 
@@ -281,7 +276,8 @@ def test_every_official_example_request_validates_and_round_trips(api_id: str) -
     assert isinstance(request, REQUEST_MODELS[api_id])
     request.validate()
     assert request.to_body() == body
-    assert REQUEST_MODELS[api_id](**body).to_body() == body
+    attributes = {rule.name: rule.attribute for rule in REQUEST_MODELS[api_id].rules}
+    assert REQUEST_MODELS[api_id](**{attributes[k]: v for k, v in body.items()}).to_body() == body
 
 
 def request_fields(api_id: str) -> dict[str, str]:
@@ -377,37 +373,3 @@ def test_models_are_frozen() -> None:
         request.stk_cd = "000660"  # type: ignore[attr-defined]
     with pytest.raises(AttributeError):
         response.return_code = 1  # type: ignore[misc]
-
-
-# --- generated code -----------------------------------------------------------------------
-
-
-def load_generator() -> ModuleType:
-    path = ROOT / "tools" / "gen_models.py"
-    spec = importlib.util.spec_from_file_location("gen_models", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    # Its dataclasses look their module up in sys.modules while the class body runs.
-    sys.modules[spec.name] = module
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        del sys.modules[spec.name]
-    return module
-
-
-def test_generated_model_files_are_up_to_date() -> None:
-    generator = load_generator()
-    fact_base = json.loads(SPEC_PATH.read_text(encoding="utf-8"))
-    rendered: dict[Path, str] = generator.render_all(fact_base)
-    assert {path.name for path in rendered} == {
-        "quote.py",
-        "order.py",
-        "account.py",
-        "chart.py",
-        "tr.py",
-    }
-    stale = [
-        path.name for path, text in rendered.items() if path.read_text(encoding="utf-8") != text
-    ]
-    assert not stale, f"run python tools/gen_models.py: {stale} differ from spec.json"

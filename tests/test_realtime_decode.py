@@ -4,9 +4,7 @@ checked against the official examples of the API fact base."""
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
-import sys
 import typing
 from collections.abc import Mapping
 from pathlib import Path
@@ -957,24 +955,6 @@ def test_encode_frame_control() -> None:
     }
     assert encode_frame(PingFrame()) == b'{"trnm":"PING"}'
     assert decode_frame(encode_frame(SystemFrame("R10002", "x"))) == SystemFrame("R10002", "x")
-
-
-# --- the generated module ---------------------------------------------------------------
-
-
-def test_generated_module_is_up_to_date() -> None:
-    path = ROOT / "tools" / "gen_realtime.py"
-    spec = importlib.util.spec_from_file_location("gen_realtime", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["gen_realtime"] = module
-    try:
-        spec.loader.exec_module(module)
-        rendered = module.render(module.collect(SPEC))
-    finally:
-        del sys.modules["gen_realtime"]
-    committed = (ROOT / "kiwoom_async" / "models" / "realtime.py").read_text(encoding="utf-8")
-    assert rendered == committed, "run: python tools/gen_realtime.py"
 
 
 def test_events_are_msgspec_structs() -> None:

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -62,15 +61,6 @@ def test_paginates_follows_the_fact_base(spec: dict[str, Any]) -> None:
             assert REGISTRY[api_id].paginates == (tr["paginates"] and not REGISTRY[api_id].is_order)
     assert REGISTRY["ka10086"].paginates
     assert not REGISTRY["kt10000"].paginates
-
-
-def test_committed_table_is_what_the_generator_writes(spec: dict[str, Any]) -> None:
-    loader = importlib.util.spec_from_file_location("gen_registry", ROOT / "tools/gen_registry.py")
-    assert loader is not None and loader.loader is not None
-    module = importlib.util.module_from_spec(loader)
-    loader.loader.exec_module(module)
-    rendered = module.render(module.collect(spec))
-    assert (ROOT / "kiwoom_async/_tr_table.py").read_text(encoding="utf-8") == rendered
 
 
 @pytest.mark.parametrize("bad", ["ka99999", "", "KA10004", None, 10004])

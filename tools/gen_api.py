@@ -30,103 +30,11 @@ from kiwoom_async.models._convert import FieldRule  # noqa: E402
 from kiwoom_async.models.tr import REQUEST_MODELS, RESPONSE_MODELS  # noqa: E402
 from kiwoom_async.registry import REGISTRY  # noqa: E402
 from tools._format import format_source  # noqa: E402
+from tools._names import SECTIONS, camel, fill_titles, method_name, wrapper_path  # noqa: E402
 
 DEFAULT_SPEC = ROOT / "spec" / "kiwoom-api.json"
-API_DIR = ROOT / "kiwoom_async" / "api"
+API_DIR = ROOT / "kiwoom_async" / "_generated" / "api"
 LINE = 100
-
-# spec section -> (module, class, title)
-GROUPS: dict[str, tuple[str, str, str]] = {
-    "mrkcond": ("quote", "QuoteAPI", "Quote TRs (시세, /api/dostk/mrkcond)"),
-    "acnt": ("account", "AccountAPI", "Account TRs (계좌, /api/dostk/acnt)"),
-    "chart": ("chart", "ChartAPI", "Chart TRs (차트, /api/dostk/chart)"),
-}
-
-# Method names: what the TR returns, in English, short enough to read at the call site.
-METHODS: dict[str, str] = {
-    # quote
-    "ka10004": "orderbook",
-    "ka10005": "period_prices",
-    "ka10006": "time_snapshot",
-    "ka10007": "quote_board",
-    "ka10011": "subscription_rights_quotes",
-    "ka10044": "daily_institutional_trading",
-    "ka10045": "institutional_trading_trend",
-    "ka10046": "execution_strength_by_time",
-    "ka10047": "execution_strength_by_day",
-    "ka10063": "intraday_investor_trading",
-    "ka10066": "after_close_investor_trading",
-    "ka10078": "broker_trading_trend",
-    "ka10086": "daily_prices",
-    "ka10087": "after_hours_single_price",
-    "ka50010": "gold_execution_trend",
-    "ka50012": "gold_daily_trend",
-    "ka50087": "gold_expected_execution",
-    "ka50100": "gold_quote",
-    "ka50101": "gold_orderbook",
-    "ka90005": "program_trading_by_time",
-    "ka90006": "program_arbitrage_balance",
-    "ka90007": "program_trading_accumulated",
-    "ka90008": "stock_program_trading_by_time",
-    "ka90010": "program_trading_by_day",
-    "ka90013": "stock_program_trading_by_day",
-    # account
-    "ka00001": "account_numbers",
-    "ka01690": "daily_balance_return",
-    "ka10072": "realized_pnl_by_stock_on_date",
-    "ka10073": "realized_pnl_by_stock_for_period",
-    "ka10074": "realized_pnl_by_date",
-    "ka10075": "open_orders",
-    "ka10076": "filled_orders",
-    "ka10077": "today_realized_pnl_detail",
-    "ka10085": "returns",
-    "ka10088": "open_split_order_detail",
-    "ka10170": "trading_journal",
-    "kt00001": "deposit_detail",
-    "kt00002": "daily_estimated_assets",
-    "kt00003": "estimated_assets",
-    "kt00004": "evaluation",
-    "kt00005": "execution_balance",
-    "kt00007": "order_history",
-    "kt00008": "next_day_settlements",
-    "kt00009": "order_status",
-    "kt00010": "orderable_amount",
-    "kt00011": "orderable_qty_by_margin_rate",
-    "kt00012": "orderable_qty_by_credit_deposit_rate",
-    "kt00013": "margin_detail",
-    "kt00015": "transaction_history",
-    "kt00016": "daily_return_detail",
-    "kt00017": "today_status",
-    "kt00018": "balance",
-    "kt50020": "gold_balance",
-    "kt50021": "gold_deposit",
-    "kt50030": "gold_all_orders",
-    "kt50031": "gold_order_history",
-    "kt50032": "gold_transaction_history",
-    "kt50075": "gold_open_orders",
-    # chart
-    "ka10060": "investor_institution",
-    "ka10064": "intraday_investor_trading",
-    "ka10079": "ticks",
-    "ka10080": "minutes",
-    "ka10081": "daily",
-    "ka10082": "weekly",
-    "ka10083": "monthly",
-    "ka10094": "yearly",
-    "ka20004": "sector_ticks",
-    "ka20005": "sector_minutes",
-    "ka20006": "sector_daily",
-    "ka20007": "sector_weekly",
-    "ka20008": "sector_monthly",
-    "ka20019": "sector_yearly",
-    "ka50079": "gold_ticks",
-    "ka50080": "gold_minutes",
-    "ka50081": "gold_daily",
-    "ka50082": "gold_weekly",
-    "ka50083": "gold_monthly",
-    "ka50091": "gold_today_ticks",
-    "ka50092": "gold_today_minutes",
-}
 
 # Defaults only where one value plainly means "everything" (a filter left open) or is the
 # only value the server takes; every other required field must be chosen by the caller.
@@ -178,6 +86,8 @@ def _annotation(rule: FieldRule) -> str:
         # An optional field may be left empty: the server reads "" as "not given".
         codes = rule.allowed if rule.required else ("", *rule.allowed)
         return "Literal[" + ", ".join(json.dumps(v) for v in codes) + "]"
+    if rule.decimals is not None:
+        return "Decimal | int | float | str"
     return "int | str" if rule.numeric else "str"
 
 
@@ -199,7 +109,7 @@ def params_for(api_id: str, tr: dict[str, Any]) -> list[Param]:
             default = '""'
         params.append(
             Param(
-                name=rule.name,
+                name=rule.attribute,
                 annotation=_annotation(rule),
                 default=default,
                 positional=rule.name == positional,
@@ -237,7 +147,7 @@ def render_method(api_id: str, tr: dict[str, Any]) -> list[str]:
     spec = REGISTRY[api_id]
     request = REQUEST_MODELS[api_id].__name__
     response = RESPONSE_MODELS[api_id].__name__
-    name = METHODS[api_id]
+    name = method_name(api_id)
     params = params_for(api_id, tr)
     signature = ["self"]
     positional = [p for p in params if p.positional]
@@ -258,7 +168,8 @@ def render_method(api_id: str, tr: dict[str, Any]) -> list[str]:
         head = f"    async def {name}("
     lines = [head + ", ".join(signature) + f") -> {returns}:"]
 
-    doc = [f"{api_id} {tr['name_ko']}: {tr['name_en']}."]
+    # The title line, wrapped where a long Korean name pushes it past the line limit.
+    doc = _wrap(f"{api_id} {tr['name_ko']}: {tr['name_en']}.", 11)
     if tr.get("summary"):
         doc += ["", *_wrap(tr["summary"], 8)]
     if params or spec.paginates:
@@ -303,12 +214,31 @@ def render_method(api_id: str, tr: dict[str, Any]) -> list[str]:
     return lines
 
 
+def group_class(section: str) -> str:
+    """The wrapper class of a section: ``QuoteAPI``; ``UsOrderQueries`` where the section also
+    holds orders, which a hand-written subclass adds (kiwoom_async/api/)."""
+    module = SECTIONS[section][0]
+    return camel(module.replace("_", " ")) + ("Queries" if has_orders(section) else "API")
+
+
+def has_orders(section: str) -> bool:
+    return any(spec.is_order for spec in REGISTRY.values() if spec.group == SECTIONS[section][0])
+
+
+def query_ids(section: str, spec: dict[str, Any]) -> list[str]:
+    return [k for k in spec["sections"][section]["trs"] if not REGISTRY[k].is_order]
+
+
 def render_module(section: str, spec: dict[str, Any]) -> str:
-    module, cls, title = GROUPS[section]
-    trs: dict[str, dict[str, Any]] = spec["sections"][section]["trs"]
+    module, title = SECTIONS[section]
+    cls = group_class(section)
+    trs: dict[str, dict[str, Any]] = {
+        k: spec["sections"][section]["trs"][k] for k in query_ids(section, spec)
+    }
     uses_literal = any(r.allowed is not None for k in trs for r in REQUEST_MODELS[k].rules)
     uses_pager = any(REGISTRY[k].paginates for k in trs)
     uses_check = any(p.check_code for k, tr in trs.items() for p in params_for(k, tr))
+    uses_decimal = any(r.decimals is not None for k in trs for r in REQUEST_MODELS[k].rules)
     names = sorted(
         {REQUEST_MODELS[k].__name__ for k in trs} | {RESPONSE_MODELS[k].__name__ for k in trs}
     )
@@ -318,7 +248,7 @@ def render_module(section: str, spec: dict[str, Any]) -> str:
     if uses_check:
         base_names.append("check_stock_code")
     lines = [
-        f'"""{title}: one typed method per TR.',
+        f'"""{title}: one typed method per query TR.',
         "",
         "Generated by tools/gen_api.py from the API fact base and the typed models: edit the",
         "generator instead.",
@@ -327,32 +257,126 @@ def render_module(section: str, spec: dict[str, Any]) -> str:
         "from __future__ import annotations",
         "",
     ]
+    if uses_decimal:
+        lines += ["from decimal import Decimal"]
     if uses_literal:
-        lines += ["from typing import Literal", ""]
-    lines += [f"from ..models.{module} import (", *[f"    {n}," for n in names], ")"]
-    lines += [f"from ._base import {', '.join(sorted(base_names))}", ""]
-    lines += [f'__all__ = ["{cls}"]', "", ""]
+        lines += ["from typing import Literal"]
+    lines += [""]
     lines += [
-        f"class {cls}(TRGroup):",
-        f'    """{title}. Reach it as ``kw.{module}``."""',
+        f"from kiwoom_async._generated.models.{module} import (",
+        *[f"    {n}," for n in names],
+        ")",
     ]
+    lines += [f"from kiwoom_async.api._base import {', '.join(sorted(base_names))}", ""]
+    lines += [f'__all__ = ["{cls}"]', "", ""]
+    where = wrapper_path(section, next(iter(trs))).rpartition(".")[0]
+    doc = _wrap(f"{title}. Reach it as ``kw.{where}``.", 10)
+    lines.append(f"class {cls}(TRGroup):")
+    if len(doc) == 1:
+        lines.append(f'    """{doc[0]}"""')
+    else:
+        lines += [f'    """{doc[0]}', *(f"    {line}" for line in doc[1:]), '    """']
     for api_id, tr in trs.items():
         lines.append("")
         lines += render_method(api_id, tr)
     return "\n".join(lines) + "\n"
 
 
-def render_all(spec: dict[str, Any]) -> dict[Path, str]:
-    return {
-        API_DIR / f"{module}.py": format_source(render_module(section, spec))
-        for section, (module, _, _) in GROUPS.items()
+def render_package(spec: dict[str, Any]) -> str:
+    """The package's index: which module holds each wrapper class."""
+    groups = {
+        group_class(section): module
+        for section, (module, _) in SECTIONS.items()
+        if query_ids(section, spec)
     }
+    lines = [
+        '"""The typed TR wrappers, one class per group of the official guide. Generated by',
+        'tools/gen_api.py: edit the generator instead."""',
+        "",
+        "from typing import TYPE_CHECKING",
+        "",
+        "# class name -> module of this package",
+        "GROUP_MODULES: dict[str, str] = {",
+        *(f'    "{cls}": "{module}",' for cls, module in sorted(groups.items())),
+        "}",
+        "",
+        "if TYPE_CHECKING:",
+        *(
+            f"    from kiwoom_async._generated.api.{module} import {cls}"
+            for cls, module in sorted(groups.items(), key=lambda item: item[1])
+        ),
+        "",
+        "    __all__ = [",
+        *(f'        "{cls}",' for cls in sorted(groups)),
+        "    ]",
+        "",
+    ]
+    return format_source("\n".join(lines))
+
+
+def render_groups(spec: dict[str, Any]) -> str:
+    """Mixins that give the client one lazily built attribute per query group: ``kw.stock``,
+    and under ``kw.us`` the US groups. Groups holding orders are added by hand."""
+    domestic: list[tuple[str, str, str]] = []
+    us: list[tuple[str, str, str]] = []
+    titles = dict(SECTIONS.values())
+    for section, (module, _) in SECTIONS.items():
+        if not query_ids(section, spec) or has_orders(section):
+            continue
+        entry = (module.removeprefix("us_"), module, group_class(section))
+        (us if module.startswith("us_") else domestic).append(entry)
+    lines = [
+        '"""One lazily built attribute per query group of TRs. Generated by tools/gen_api.py:',
+        'edit the generator instead."""',
+        "",
+        "from __future__ import annotations",
+        "",
+        "from functools import cached_property",
+        "from typing import TYPE_CHECKING",
+        "",
+        "from kiwoom_async.rest import RestSession",
+        "",
+        "if TYPE_CHECKING:",
+    ]
+    for _, module, cls in sorted(domestic + us, key=lambda e: e[1]):
+        lines.append(f"    from kiwoom_async._generated.api.{module} import {cls}")
+    lines += ["", '__all__ = ["DomesticGroups", "UsGroups"]']
+    for name, entries in (("DomesticGroups", domestic), ("UsGroups", us)):
+        lines += ["", "", f"class {name}:"]
+        where = "the client" if name == "DomesticGroups" else "``kw.us``"
+        lines += [f'    """The query groups of {where}, each built on first use."""', ""]
+        lines += ["    rest: RestSession"]
+        for attr, module, cls in entries:
+            lines += [
+                "",
+                "    @cached_property",
+                f"    def {attr}(self) -> {cls}:",
+                f'        """{titles[module]}."""',
+                f"        from kiwoom_async._generated.api.{module} import {cls}",
+                "",
+                f"        return {cls}(self.rest)",
+            ]
+    lines.append("")
+    return format_source("\n".join(lines))
+
+
+def render_all(spec: dict[str, Any]) -> dict[Path, str]:
+    fill_titles(spec)
+    files = {
+        API_DIR / "__init__.py": render_package(spec),
+        API_DIR / "groups.py": render_groups(spec),
+    }
+    for section, (module, _) in SECTIONS.items():
+        if query_ids(section, spec):
+            files[API_DIR / f"{module}.py"] = format_source(render_module(section, spec))
+    return files
 
 
 def main() -> None:
     spec_path = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_SPEC
     spec = json.loads(spec_path.read_text(encoding="utf-8"))
     for path, text in render_all(spec).items():
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
         print(f"wrote {path.relative_to(ROOT)}")
 

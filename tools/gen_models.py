@@ -24,6 +24,7 @@ import keyword
 import re
 import sys
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,39 +33,13 @@ ROOT_FOR_IMPORTS = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT_FOR_IMPORTS))
 
 from tools._format import format_source  # noqa: E402
+from tools._names import SECTIONS, camel, class_name, fill_titles  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SPEC = ROOT / "spec" / "kiwoom-api.json"
-MODELS_DIR = ROOT / "kiwoom_async" / "models"
+GENERATED = ROOT / "kiwoom_async" / "_generated"
+MODELS_DIR = GENERATED / "models"
 LINE = 100
-
-# spec section -> (module, title)
-SECTIONS: dict[str, tuple[str, str]] = {
-    "mrkcond": ("quote", "Quote TRs (시세, /api/dostk/mrkcond)"),
-    "ordr": ("order", "Order TRs (주문, /api/dostk/ordr)"),
-    "acnt": ("account", "Account TRs (계좌, /api/dostk/acnt)"),
-    "chart": ("chart", "Chart TRs (차트, /api/dostk/chart)"),
-}
-
-# Class names where the English name does not make a short or unique CamelCase name.
-NAMES: dict[str, str] = {
-    "ka10004": "OrderBook",
-    "ka10005": "StockPeriodPrices",
-    "ka10006": "StockTimeSnapshot",
-    "ka10007": "QuoteBoard",
-    "ka10011": "SubscriptionRightsQuotes",
-    "ka10072": "RealizedPnlByStockOnDate",
-    "ka10073": "RealizedPnlByStockForPeriod",
-    "ka10088": "UnfilledSplitOrderDetail",
-    "kt00007": "AccountOrderExecutionDetail",
-    "kt00009": "AccountOrderExecutionStatus",
-    "kt00010": "OrderableWithdrawableAmount",
-    "kt00011": "OrderableQtyByMarginRate",
-    "kt00012": "OrderableQtyByCreditDepositRate",
-    "kt50030": "GoldSpotAllOrdersExecutions",
-    "kt50031": "GoldSpotOrdersExecutions",
-    "ka10060": "InvestorInstitutionChart",
-}
 
 # Request facts corrected where the official table contradicts the official example.
 REQUEST_FIXES: dict[tuple[str, str], dict[str, Any]] = {
@@ -176,8 +151,14 @@ PRICE_NAME = re.compile(
     r"|^(buy|sel)_bid$"
     r"|_bid_unit$"
 )
-NUMERIC_UNITS = re.compile(r"^(KRW|shares|thousand_shares|hundred_shares|KRW_million)(_or_.*)?$")
+NUMERIC_UNITS = re.compile(
+    r"^(KRW|KRW_thousand|KRW_million|KRW_100million|USD_thousand|shares|hundred_shares"
+    r"|thousand_shares|million_shares|stocks)(_or_.*)?$"
+)
+# Amounts with cents: prices and amounts in dollars.
+DECIMAL_UNITS = frozenset({"USD", "index"})
 NUMERIC_REQUEST_UNITS = frozenset({"KRW", "shares"})
+DECIMAL_REQUEST_UNITS = frozenset({"USD"})
 
 TYPES = {
     "text": ("str", '""'),
@@ -185,15 +166,18 @@ TYPES = {
     "integer": ("int | None", "None"),
     "price": ("int | None", "None"),
     "number": ("float | None", "None"),
+    "decimal_price": ("float | None", "None"),
     "index": ("float | None", "None"),
     "index_price": ("float | None", "None"),
 }
 # Kinds whose leading +/- is a direction marker: the value is the magnitude, the marker
 # goes to a ``<name>_dir`` attribute beside it.
-MARKED = frozenset({"price", "index_price"})
+MARKED = frozenset({"price", "decimal_price", "index_price"})
+NUMERIC_KINDS = frozenset(TYPES) - {"text", "code"}
 
 
-def field_kind(api_id: str, f: dict[str, Any]) -> str:
+def table_kind(api_id: str, f: dict[str, Any]) -> str:
+    """The kind the table's annotations give a field."""
     name = f["name"]
     unit = f.get("unit")
     if (api_id, name) in KIND_FIXES:
@@ -205,6 +189,8 @@ def field_kind(api_id: str, f: dict[str, Any]) -> str:
     if unit == "index_x100":
         # An index level cannot be negative: its sign is the direction marker, as on prices.
         return "index_price" if PRICE_NAME.search(name) else "index"
+    if unit in DECIMAL_UNITS:
+        return "decimal_price" if PRICE_NAME.search(name) else "number"
     if unit == "percent" or f.get("decimals"):
         return "number"
     if unit is None:
@@ -219,6 +205,33 @@ def field_kind(api_id: str, f: dict[str, Any]) -> str:
     if NUMERIC_UNITS.match(unit):
         return "integer"
     raise ValueError(f"no decoding rule for field {name!r} with unit {unit!r}")
+
+
+def field_kind(api_id: str, f: dict[str, Any], shown: Sequence[str] = ()) -> tuple[str, str]:
+    """The kind a field decodes as, and why where the official example overrules the table.
+
+    The example wins: a number the table calls whole but the example writes with a point
+    becomes a decimal, and a field the example fills with text stays the exact string."""
+    kind = table_kind(api_id, f)
+    if kind not in NUMERIC_KINDS or (api_id, f["name"]) in KIND_FIXES:
+        return kind, ""
+    for value in shown:
+        if not is_number(value):
+            note = f"Kept as sent: the official example shows {value!r}, not a number."
+            return "text", note
+    if any("." in value for value in shown):
+        if kind == "price":
+            return "decimal_price", "Decimal: the official example writes it with a point."
+        if kind in ("integer", "index"):
+            return "number", "Decimal: the official example writes it with a point."
+    return kind, ""
+
+
+NUMBER_TEXT = re.compile(r"^[+-]{0,2}\d+(\.\d+)?%?$")
+
+
+def is_number(text: str) -> bool:
+    return not text.strip() or bool(NUMBER_TEXT.match(text.strip()))
 
 
 # --- text layout --------------------------------------------------------------------------
@@ -327,17 +340,15 @@ class ListBlock:
     """Other keys the same rows arrive under (the official example's spelling)."""
 
 
-def camel(text: str) -> str:
-    text = re.sub(r"\([^)]*\)", " ", text).replace("P/L", "pnl")
-    words = re.split(r"[^A-Za-z0-9]+", text)
-    return "".join(word[:1].upper() + word[1:] for word in words if word)
+# Names a field may not take: inside a class body they would hide the types its annotations use.
+SHADOWED = frozenset({"int", "float", "str", "bool", "list", "dict", "Any", "ClassVar", "Self"})
 
 
 def attr_name(wire: str) -> str:
     # Python names cannot start with a digit: "100ord_alow_amt" -> "ord_alow_amt_100".
     match = re.match(r"^(\d+)(.*)$", wire)
     name = f"{match.group(2)}_{match.group(1)}" if match else wire
-    if keyword.iskeyword(name) or not name.isidentifier():
+    if keyword.iskeyword(name) or not name.isidentifier() or name in SHADOWED:
         name += "_"
     return name
 
@@ -360,19 +371,33 @@ def describe(f: dict[str, Any], *, request: bool = False) -> str:
     text = ". ".join(part.rstrip(".") for part in parts) + "."
     if request and f.get("_numeric"):
         text += " An int is accepted and sent as digits."
+    if request and f.get("_decimals") is not None:
+        text += (
+            f" A Decimal, int, float or digits with at most {f['_decimals']} decimal places;"
+            " sent as plain digits."
+        )
     return text
 
 
-def build_attrs(api_id: str, fields: list[dict[str, Any]], taken: set[str]) -> list[Attr]:
+def build_attrs(
+    api_id: str,
+    fields: list[dict[str, Any]],
+    taken: set[str],
+    shown: dict[str, list[str]],
+) -> list[Attr]:
+    """Attributes for ``fields``; ``shown`` holds the official example's values per wire
+    name, which overrule the table where they disagree."""
     attrs: list[Attr] = []
     seen: set[str] = set()
     for f in fields:
         if f["name"] in seen:
             continue
         seen.add(f["name"])
-        kind = field_kind(api_id, f)
+        kind, why = field_kind(api_id, f, shown.get(f["name"], []))
         name = attr_name(f["name"])
         doc = describe(f)
+        if why:
+            doc += f" {why}"
         if name != f["name"]:
             doc += f" Wire name ``{f['name']}``."
         for candidate in (name, f"{name}_dir"):
@@ -383,6 +408,17 @@ def build_attrs(api_id: str, fields: list[dict[str, Any]], taken: set[str]) -> l
         if kind in MARKED:
             taken.add(f"{name}_dir")
     return attrs
+
+
+def shown_values(blocks: list[Any]) -> dict[str, list[str]]:
+    """The string values each key has in these example objects (a body, or list rows)."""
+    shown: dict[str, list[str]] = {}
+    for block in blocks:
+        if isinstance(block, dict):
+            for key, value in block.items():
+                if isinstance(value, str):
+                    shown.setdefault(key, []).append(value)
+    return shown
 
 
 def example_only(tr: dict[str, Any]) -> tuple[list[str], dict[str, list[str]]]:
@@ -432,9 +468,10 @@ def collect(spec: dict[str, Any]) -> list[Model]:
     models: list[Model] = []
     names: set[str] = set()
     FIELD_NAMES.update(field_names(spec))
+    fill_titles(spec)
     for section in SECTIONS:
         for api_id, tr in spec["sections"][section]["trs"].items():
-            name = NAMES.get(api_id) or camel(tr["name_en"])
+            name = class_name(api_id, tr)
             if name in names:
                 raise ValueError(f"{api_id}: class name {name} is taken twice")
             names.add(name)
@@ -449,7 +486,9 @@ def collect_model(api_id: str, name: str, section: str, tr: dict[str, Any]) -> M
     aliases = list_aliases(tr, top_only)
     extra_scalars = [example_field(n) for n in top_only if n not in aliases.values()]
     taken = {"return_code", "return_msg", "raw", "api_id", "from_raw", "known_keys", "row_keys"}
-    model.scalars = build_attrs(api_id, tr["response"]["scalars"] + extra_scalars, taken)
+    example = tr.get("example_response") or {}
+    scalars = tr["response"]["scalars"] + extra_scalars
+    model.scalars = build_attrs(api_id, scalars, taken, shown_values([example]))
     meta = tr["response"].get("list_meta") or {}
     lists = tr["response"]["lists"]
     for key, fields in lists.items():
@@ -470,7 +509,12 @@ def collect_model(api_id: str, name: str, section: str, tr: dict[str, Any]) -> M
             for example_row in example_rows:
                 extra += [n for n in example_row if n not in table_names and n not in extra]
         row_fields = fields + [example_field(n) for n in extra]
-        attrs = build_attrs(api_id, row_fields, {"from_raw", "known_keys"})
+        example_rows = []
+        for list_key in (key, *([aliases[key]] if key in aliases else [])):
+            block = example.get(list_key)
+            example_rows += block if isinstance(block, list) else []
+        shown = shown_values(example_rows)
+        attrs = build_attrs(api_id, row_fields, {"from_raw", "known_keys"}, shown)
         alias = [aliases[key]] if key in aliases else []
         model.lists.append(ListBlock(key, row_name, attrs, label, alias))
     return model
@@ -487,10 +531,26 @@ def request_fields(model: Model) -> list[dict[str, Any]]:
             f["required"] = fix["required"]
         if "extra_values" in fix:
             f["values"] = {**f["values"], **fix["extra_values"]}
-        f["_numeric"] = f.get("unit") in NUMERIC_REQUEST_UNITS
+        sent = (model.tr.get("example_request") or {}).get(f["name"])
+        if f["required"] and sent == "":
+            # The official example leaves this "required" field empty: so may the caller.
+            f["required"] = False
+            f["note"] = " ".join(
+                x for x in (f.get("note"), "The official example sends it empty.") if x
+            )
+        if f.get("values") and isinstance(sent, str) and sent and sent not in f["values"]:
+            # The example wins: a code the official example sends is accepted.
+            f["values"] = {**f["values"], sent: "also accepted: the official example sends it"}
+        # A field with a code list takes the codes as text, whatever unit the table guessed.
+        f["_numeric"] = f.get("unit") in NUMERIC_REQUEST_UNITS and not f.get("values")
+        # Dollar prices: at most the table's decimals; four where it gives none, as US
+        # quotes below one dollar carry four (whether orders may is not known).
+        dollars = f.get("unit") in DECIMAL_REQUEST_UNITS and not f.get("values")
+        f["_decimals"] = (f.get("decimals") or 4) if dollars else None
+        f["_attr"] = attr_name(f["name"])
         f["_open_codes"] = bool(re.search(r"\bother\b.*\bsee\b", f.get("note") or ""))
         if "_NX" in (f.get("code_format") or ""):
-            f["length"] = max(f["length"], SUFFIXED_CODE_LEN)
+            f["length"] = max(f.get("length") or 0, SUFFIXED_CODE_LEN)
         fields.append(f)
     return fields
 
@@ -542,17 +602,26 @@ def render_request(model: Model) -> list[str]:
         args = [q(f["name"])]
         if f["required"]:
             args.append("required=True")
-        args.append(f"max_len={f['length']}")
+        if f.get("length"):
+            args.append(f"max_len={f['length']}")
         if f.get("values") and not f["_open_codes"]:
             codes = ", ".join(q(code) for code in f["values"])
             args.append(f"allowed=({codes},)" if len(f["values"]) == 1 else f"allowed=({codes})")
         if f["_numeric"]:
             args.append("numeric=True")
+        if f["_decimals"] is not None:
+            args.append(f"decimals={f['_decimals']}")
+        if f["_attr"] != f["name"]:
+            args.append(f"attr={q(f['_attr'])}")
         rules.append(args)
     head = "    rules: ClassVar[tuple[FieldRule, ...]] = "
     if not rules:
         lines.append(f"{head}()")
-    elif width(one := f"{head}({call('FieldRule', rules[0], 0)[0]},)") <= LINE and len(rules) == 1:
+    elif (
+        len(rules) == 1
+        and len(single := call("FieldRule", rules[0], 0)) == 1
+        and width(one := f"{head}({single[0]},)") <= LINE
+    ):
         lines.append(one)
     else:
         lines.append("    rules: ClassVar[tuple[FieldRule, ...]] = (")
@@ -561,8 +630,15 @@ def render_request(model: Model) -> list[str]:
         lines.append("    )")
     for f in fields:
         annotation = "int | str" if f["_numeric"] else "str"
+        if f["_decimals"] is not None:
+            annotation = "Decimal | int | float | str"
         default = "" if f["required"] else ' = ""'
-        lines += ["", f"    {f['name']}: {annotation}{default}"]
+        if f["_attr"] != f["name"]:
+            # The wire name is not a Python name: the attribute carries its own.
+            default = f" = msgspec.field(name={q(f['name'])})"
+            if not f["required"]:
+                default = f' = msgspec.field(default="", name={q(f["name"])})'
+        lines += ["", f"    {f['_attr']}: {annotation}{default}"]
         lines += docstring(describe(f, request=True), 4)
     return lines
 
@@ -671,10 +747,12 @@ def render_module(section: str, models: list[Model]) -> str:
     lines += [
         "from __future__ import annotations",
         "",
-        "from typing import Any, ClassVar, Self",
-        "",
     ]
-    if any(m.lists for m in models):
+    fields = [f for m in models for f in request_fields(m)]
+    if any(f["_decimals"] is not None for f in fields):
+        lines.append("from decimal import Decimal")
+    lines += ["from typing import Any, ClassVar, Self", ""]
+    if any(m.lists for m in models) or any(f["_attr"] != f["name"] for f in fields):
         lines += ["import msgspec", ""]
     lines += [
         "from kiwoom_async.models import _convert as c",
@@ -695,7 +773,8 @@ def render_module(section: str, models: list[Model]) -> str:
 
 def render_tr(models: list[Model]) -> str:
     lines = [
-        '"""Every typed TR model by api_id, and the entry points that use them.',
+        '"""Every typed TR model by api_id, and the entry points that use them. The tables load',
+        "a group's module on first use.",
         "",
         HEADER,
         '"""',
@@ -703,28 +782,24 @@ def render_tr(models: list[Model]) -> str:
         "from __future__ import annotations",
         "",
         "from collections.abc import Mapping",
-        "from typing import Literal, overload",
+        "from typing import TYPE_CHECKING, Literal, overload",
         "",
         "from kiwoom_async.models._convert import Body, TRRequest, TRResponse",
         "from kiwoom_async.models._convert import build_request as _build",
         "from kiwoom_async.models._convert import decode_response as _decode",
+        "from kiwoom_async.models._tables import ModelTable",
+        "",
+        "if TYPE_CHECKING:",
     ]
     for section, (module, _) in sorted(SECTIONS.items(), key=lambda item: item[1][0]):
-        ms = [m for m in models if m.section == section]
-        imported = sorted(n for m in ms for n in (m.name, f"{m.name}Request"))
-        lines.append(f"from kiwoom_async.models.{module} import (")
-        lines += [f"    {n}," for n in imported]
-        lines.append(")")
+        names = sorted(m.name for m in models if m.section == section)
+        lines += call(f"from kiwoom_async._generated.models.{module} import", names, 4)
     lines += [
         "",
         '__all__ = ["REQUEST_MODELS", "RESPONSE_MODELS", "build_request", "decode_response"]',
         "",
-        "REQUEST_MODELS: dict[str, type[TRRequest]] = {",
-        *(f'    "{m.api_id}": {m.name}Request,' for m in models),
-        "}",
-        "RESPONSE_MODELS: dict[str, type[TRResponse]] = {",
-        *(f'    "{m.api_id}": {m.name},' for m in models),
-        "}",
+        'REQUEST_MODELS: Mapping[str, type[TRRequest]] = ModelTable[TRRequest]("request")',
+        'RESPONSE_MODELS: Mapping[str, type[TRResponse]] = ModelTable[TRResponse]("response")',
     ]
     for m in models:
         lines += ["", "", "@overload"]
@@ -748,8 +823,8 @@ def render_tr(models: list[Model]) -> str:
         '    """Decode a response body (bytes, str or an already decoded dict) of TR ``api_id``',
         "    into its typed model.",
         "",
-        "    Raises UnknownTRError for an api_id without a model, msgspec.DecodeError for a body",
-        "    that is not JSON, and ResponseDecodeError (a ValueError naming the TR and field) for",
+        "    Raises UnknownTRError for an api_id without a model, and ResponseDecodeError (a",
+        "    MalformedValueError naming the TR and field) for a body that is not a JSON object or",
         "    a field that is not the number the spec promises.",
         '    """',
         "    return _decode(RESPONSE_MODELS, api_id, body)",
@@ -764,7 +839,47 @@ def render_tr(models: list[Model]) -> str:
         "    return _build(REQUEST_MODELS, api_id, fields)",
         "",
     ]
-    return "\n".join(lines)
+    return format_source("\n".join(lines))
+
+
+def render_package(models: list[Model]) -> str:
+    """The package's index: which module holds each class, so lookups by name load one."""
+    lines = [
+        '"""The typed request and response models of every REST TR, one module per group of the',
+        "official guide.",
+        "",
+        HEADER,
+        '"""',
+        "",
+        "from typing import TYPE_CHECKING",
+        "",
+        "# class name -> module of this package",
+        "CLASS_MODULES: dict[str, str] = {",
+    ]
+    for m in sorted(models, key=lambda m: m.name):
+        module = SECTIONS[m.section][0]
+        for name in (m.name, f"{m.name}Request", *(block.row_name for block in m.lists)):
+            lines.append(f'    "{name}": "{module}",')
+    lines += [
+        "}",
+        "",
+        "if TYPE_CHECKING:",
+        "    # Type checkers see every class here; at run time kiwoom_async.models loads them.",
+    ]
+    exported: list[str] = []
+    for section, (module, _) in sorted(SECTIONS.items(), key=lambda item: item[1][0]):
+        names = sorted(
+            n
+            for m in models
+            if m.section == section
+            for n in (m.name, f"{m.name}Request", *(block.row_name for block in m.lists))
+        )
+        exported += names
+        lines += call(f"from kiwoom_async._generated.models.{module} import", names, 4)
+    lines += ["", "    __all__ = ["]
+    lines += [f'        "{n}",' for n in sorted(exported)]
+    lines += ["    ]", ""]
+    return format_source("\n".join(lines))
 
 
 def render_all(spec: dict[str, Any]) -> dict[Path, str]:
@@ -775,7 +890,8 @@ def render_all(spec: dict[str, Any]) -> dict[Path, str]:
         )
         for section, (module, _) in SECTIONS.items()
     }
-    files[MODELS_DIR / "tr.py"] = render_tr(models)
+    files[MODELS_DIR / "__init__.py"] = render_package(models)
+    files[GENERATED / "tr_models.py"] = render_tr(models)
     return files
 
 
@@ -783,6 +899,7 @@ def main() -> None:
     spec_path = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_SPEC
     spec = json.loads(spec_path.read_text(encoding="utf-8"))
     for path, text in render_all(spec).items():
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
         print(f"wrote {path.relative_to(ROOT)}")
 

@@ -84,16 +84,18 @@ def build(spec: dict[str, Any]) -> dict[str, Any]:
     return {"trs": dict(sorted(trs.items()))}
 
 
+def render_all(spec: dict[str, Any]) -> dict[Path, str]:
+    data = build(spec)
+    return {OUT: json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n"}
+
+
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     spec_path = Path(args[0]) if args else DEFAULT_SPEC
     spec = json.loads(spec_path.read_text(encoding="utf-8"))
-    data = build(spec)
-    OUT.write_text(
-        json.dumps(data, ensure_ascii=False, separators=(",", ":"), sort_keys=False) + "\n",
-        encoding="utf-8",
-    )
-    print(f"wrote {OUT.relative_to(ROOT)}: {len(data['trs'])} TRs")
+    for path, text in render_all(spec).items():
+        path.write_text(text, encoding="utf-8")
+        print(f"wrote {path.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

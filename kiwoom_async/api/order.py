@@ -20,18 +20,10 @@ An order is sent at most once. If its answer is lost the call raises
 
 from __future__ import annotations
 
-import logging
-import time
-from typing import Any, Final, Literal, TypeVar, get_args
+from typing import Final, Literal, TypeVar, get_args
 
-from .._ledger_io import LedgerRunner
-from ..errors import (
-    InvalidOrderError,
-    OrderStatusUnknownError,
-)
-from ..ledger import MemoryLedger, OrderAck, OrderLedger
-from ..models._convert import TRRequest, TRResponse
-from ..models.order import (
+from .._generated.api.account import AccountAPI
+from .._generated.models.order import (
     GoldSpotBuyOrderRequest,
     GoldSpotCancelOrderRequest,
     GoldSpotModifyOrderRequest,
@@ -41,9 +33,25 @@ from ..models.order import (
     StockModifyOrderRequest,
     StockSellOrderRequest,
 )
+from .._ledger_io import LedgerRunner
+from ..errors import (
+    InvalidOrderError,
+    OrderStatusUnknownError,
+)
+from ..ledger import MemoryLedger, OrderAck, OrderLedger
+from ..models._convert import TRResponse
 from ..rest import RestSession
-from ._base import TRGroup, check_stock_code
-from .account import AccountAPI
+from ._base import TRGroup
+from ._order_forms import (
+    PRICELESS_TRADE_TYPES,
+    Exchange,
+    StockOrderForms,
+    StockTradeType,
+    order_number,
+    positive_price,
+    quantity,
+)
+from ._placement import OrderPlacement
 from .reconcile import GOLD_CODES, Reconciler, Reconciliation
 
 __all__ = [
@@ -57,35 +65,17 @@ __all__ = [
     "StockTradeType",
 ]
 
-log = logging.getLogger("kiwoom_async.order")
 
 _T = TypeVar("_T")
 _P = TypeVar("_P", bound=TRResponse)
 
-StockTradeType = Literal[
-    "0", "3", "5", "81", "61", "62", "6", "7", "10", "13", "16", "20", "23", "26", "28", "29",
-    "30", "31",
-]  # fmt: skip
-"""kt10000/kt10001 ``trde_tp``: 0 limit, 3 market, 5 conditional limit, 81 post-close
-after-hours, 61 pre-open after-hours, 62 after-hours single price, 6 best-price limit,
-7 top-priority limit, 10/13/16 limit/market/best-price IOC, 20/23/26 the same as FOK,
-28 stop limit, 29 mid price, 30/31 mid price IOC/FOK."""
 GoldTradeType = Literal["00", "10", "20"]
 """kt50000/kt50001 ``trde_tp``: 00 limit, 10 limit IOC, 20 limit FOK."""
-Exchange = Literal["KRX", "NXT", "SOR"]
 GoldCode = Literal["M04020000", "M04020100"]
-
-STOCK_TRADE_TYPES: Final = frozenset(get_args(StockTradeType))
 GOLD_TRADE_TYPES: Final = frozenset(get_args(GoldTradeType))
-PRICELESS_TRADE_TYPES: Final = frozenset({"3", "13", "23", "6", "16", "26", "7", "61", "81"})
-"""Types whose price is set by the market: they must be sent without ``ord_uv``."""
-STOP_LIMIT: Final = "28"
-EXCHANGES: Final = frozenset(get_args(Exchange))
-# The order fields are 12 characters wide in the spec.
-_FIELD_MAX: Final = 10**12 - 1
 
 
-class OrderAPI(TRGroup):
+class OrderAPI(TRGroup, StockOrderForms):
     """Order TRs (주문, /api/dostk/ordr). Reach it as ``kw.order``.
 
     ``allow_real_orders`` must be True before any order is sent with ``env="real"``.
@@ -104,6 +94,8 @@ class OrderAPI(TRGroup):
     ) -> None:
         super().__init__(rest)
         self._ledger_io = LedgerRunner(ledger if ledger is not None else MemoryLedger())
+        self.placement = OrderPlacement(rest, self._ledger_io)
+        """Sends orders once; the credit and US order groups place through it too."""
         if allow_real_orders:
             rest.allow_real_orders = True
         self.clock_skew = clock_skew
@@ -209,18 +201,16 @@ class OrderAPI(TRGroup):
             price: the new price in KRW, above zero.
             cond_price: the new stop price of a stop-limit order.
         """
-        api_id = StockModifyOrderRequest.api_id
-        self._guard(api_id)
-        fields: dict[str, Any] = {
-            "dmst_stex_tp": self._exchange(api_id, dmst_stex_tp),
-            "orig_ord_no": _order_number(api_id, orig_ord_no),
-            "stk_cd": check_stock_code(api_id, stk_cd, suffix_allowed=False),
-            "mdfy_qty": _quantity(api_id, "mdfy_qty", qty, allow_zero=True),
-            "mdfy_uv": _positive(api_id, "mdfy_uv", price),
-        }
-        if cond_price is not None:
-            fields["mdfy_cond_uv"] = _positive(api_id, "mdfy_cond_uv", cond_price)
-        return await self._place(StockModifyOrderRequest(**fields), idempotency_key)
+        return await self._modify(
+            StockModifyOrderRequest,
+            orig_ord_no,
+            stk_cd,
+            qty,
+            price,
+            cond_price,
+            dmst_stex_tp,
+            idempotency_key,
+        )
 
     async def cancel(
         self,
@@ -238,15 +228,9 @@ class OrderAPI(TRGroup):
             stk_cd: the order's stock code.
             qty: shares to cancel; 0 (the default) cancels all that is left.
         """
-        api_id = StockCancelOrderRequest.api_id
-        self._guard(api_id)
-        request = StockCancelOrderRequest(
-            dmst_stex_tp=self._exchange(api_id, dmst_stex_tp),
-            orig_ord_no=_order_number(api_id, orig_ord_no),
-            stk_cd=check_stock_code(api_id, stk_cd, suffix_allowed=False),
-            cncl_qty=_quantity(api_id, "cncl_qty", qty, allow_zero=True),
+        return await self._cancel(
+            StockCancelOrderRequest, orig_ord_no, stk_cd, qty, dmst_stex_tp, idempotency_key
         )
-        return await self._place(request, idempotency_key)
 
     # --- gold spot orders ----------------------------------------------------------------
 
@@ -301,9 +285,9 @@ class OrderAPI(TRGroup):
         self._guard(api_id)
         request = GoldSpotModifyOrderRequest(
             stk_cd=_gold_code(api_id, stk_cd),
-            orig_ord_no=_order_number(api_id, orig_ord_no),
-            mdfy_qty=_quantity(api_id, "mdfy_qty", qty, allow_zero=True),
-            mdfy_uv=_positive(api_id, "mdfy_uv", price),
+            orig_ord_no=order_number(api_id, orig_ord_no),
+            mdfy_qty=quantity(api_id, "mdfy_qty", qty, allow_zero=True),
+            mdfy_uv=positive_price(api_id, "mdfy_uv", price),
         )
         return await self._place(request, idempotency_key)
 
@@ -320,9 +304,9 @@ class OrderAPI(TRGroup):
         api_id = GoldSpotCancelOrderRequest.api_id
         self._guard(api_id)
         request = GoldSpotCancelOrderRequest(
-            orig_ord_no=_order_number(api_id, orig_ord_no),
+            orig_ord_no=order_number(api_id, orig_ord_no),
             stk_cd=_gold_code(api_id, stk_cd),
-            cncl_qty=_quantity(api_id, "cncl_qty", qty, allow_zero=True),
+            cncl_qty=quantity(api_id, "cncl_qty", qty, allow_zero=True),
         )
         return await self._place(request, idempotency_key)
 
@@ -366,74 +350,6 @@ class OrderAPI(TRGroup):
 
     # --- the shared path -----------------------------------------------------------------
 
-    def _guard(self, api_id: str) -> None:
-        # Before any validation or ledger write: a refused order leaves no trace.
-        self.rest.check_order_allowed(api_id)
-
-    def _exchange(self, api_id: str, exchange: object) -> str:
-        if not isinstance(exchange, str) or exchange not in EXCHANGES:
-            raise InvalidOrderError(
-                api_id, "dmst_stex_tp", f"{exchange!r} is not one of KRX, NXT, SOR"
-            )
-        if self.rest.tokens.env == "mock" and exchange != "KRX":
-            raise InvalidOrderError(
-                api_id, "dmst_stex_tp", f"the mock server takes KRX only, not {exchange}"
-            )
-        return exchange
-
-    async def _new_stock_order(
-        self,
-        request_type: type[StockBuyOrderRequest] | type[StockSellOrderRequest],
-        stk_cd: str,
-        qty: int,
-        price: int | None,
-        trde_tp: str,
-        dmst_stex_tp: str,
-        cond_price: int | None,
-        idempotency_key: str | None,
-    ) -> OrderAck:
-        api_id = request_type.api_id
-        self._guard(api_id)
-        code = check_stock_code(api_id, stk_cd, suffix_allowed=False)
-        exchange = self._exchange(api_id, dmst_stex_tp)
-        if not isinstance(trde_tp, str) or trde_tp not in STOCK_TRADE_TYPES:
-            raise InvalidOrderError(
-                api_id,
-                "trde_tp",
-                f"unknown trade type {trde_tp!r}; known: {', '.join(sorted(STOCK_TRADE_TYPES))}",
-            )
-        quantity = _quantity(api_id, "ord_qty", qty, allow_zero=False)
-        if trde_tp in PRICELESS_TRADE_TYPES:
-            if price is not None:
-                raise InvalidOrderError(
-                    api_id,
-                    "ord_uv",
-                    f"trade type {trde_tp} takes its price from the market: pass price=None",
-                )
-            unit_price: int | str = ""
-        else:
-            if price is None:
-                raise InvalidOrderError(api_id, "ord_uv", f"trade type {trde_tp} needs a price")
-            unit_price = _positive(api_id, "ord_uv", price)
-        condition: int | str = ""
-        if trde_tp == STOP_LIMIT:
-            if cond_price is None:
-                raise InvalidOrderError(api_id, "cond_uv", "stop limit (28) needs cond_price")
-            condition = _positive(api_id, "cond_uv", cond_price)
-        elif cond_price is not None:
-            raise InvalidOrderError(
-                api_id, "cond_uv", f"cond_price is for stop limit (28) only, not {trde_tp}"
-            )
-        request = request_type(
-            dmst_stex_tp=exchange,
-            stk_cd=code,
-            ord_qty=quantity,
-            ord_uv=unit_price,
-            trde_tp=trde_tp,
-            cond_uv=condition,
-        )
-        return await self._place(request, idempotency_key)
-
     async def _new_gold_order(
         self,
         request_type: type[GoldSpotBuyOrderRequest] | type[GoldSpotSellOrderRequest],
@@ -452,103 +368,14 @@ class OrderAPI(TRGroup):
             )
         request = request_type(
             stk_cd=code,
-            ord_qty=_quantity(api_id, "ord_qty", qty, allow_zero=False),
-            ord_uv=_positive(api_id, "ord_uv", price),
+            ord_qty=quantity(api_id, "ord_qty", qty, allow_zero=False),
+            ord_uv=positive_price(api_id, "ord_uv", price),
             trde_tp=trde_tp,
         )
         return await self._place(request, idempotency_key)
 
-    async def _place(self, request: TRRequest, idempotency_key: str | None) -> OrderAck:
-        api_id = request.api_id
-        body = request.to_body()
-        if idempotency_key is not None:
-            first = await self._ledger_io.claim(idempotency_key, api_id, body)
-            if first is not None:
-                log.info("%s: idempotency key already placed as %s; not sent", api_id, first.ord_no)
-                return first
-        sent_at = time.time()
-        may_have_left = False
 
-        def leaving() -> None:
-            nonlocal may_have_left
-            may_have_left = True
-
-        try:
-            response = await self.rest.call(api_id, body, on_send=leaving)
-        except OrderStatusUnknownError as exc:
-            exc.sent_at = sent_at
-            exc.idempotency_key = idempotency_key
-            if idempotency_key is not None:
-                await self._ledger_io.run(self.ledger.mark_unknown, idempotency_key, exc.cause)
-            raise
-        except Exception as exc:
-            # RestSession raises OrderStatusUnknownError whenever the request may have left;
-            # every other error means the server placed nothing.
-            if idempotency_key is not None:
-                await self._ledger_io.run(self.ledger.reject, idempotency_key, str(exc))
-            raise
-        except BaseException:
-            # Cancelled. Once the request may be on the wire its fate is unknown; before that
-            # nothing was placed and the key is free again. Not awaited: this task may not get
-            # to await anything more.
-            if idempotency_key is not None:
-                if may_have_left:
-                    self._ledger_io.record_soon(
-                        self.ledger.mark_unknown,
-                        idempotency_key,
-                        "cancelled while the order was sent",
-                    )
-                else:
-                    self._ledger_io.record_soon(
-                        self.ledger.reject, idempotency_key, "cancelled before the order was sent"
-                    )
-            raise
-        answer = response.body
-        ack = OrderAck(
-            api_id=api_id,
-            ord_no=_text(answer.get("ord_no")),
-            dmst_stex_tp=_text(answer.get("dmst_stex_tp")),
-            base_orig_ord_no=_text(answer.get("base_orig_ord_no")),
-            return_msg=response.return_msg,
-            raw=answer,
-        )
-        if not ack.ord_no:
-            log.warning("%s: the server accepted the order but sent no ord_no", api_id)
-        if idempotency_key is not None:
-            await self._ledger_io.run(self.ledger.finish, idempotency_key, ack)
-        return ack
-
-
-# --- field checks -------------------------------------------------------------------------
-
-
-def _quantity(api_id: str, field: str, qty: object, *, allow_zero: bool) -> int:
-    if isinstance(qty, bool) or not isinstance(qty, int):
-        raise InvalidOrderError(api_id, field, f"quantity must be an int, not {qty!r}")
-    if qty < 0 or (qty == 0 and not allow_zero):
-        floor = "zero or more (0: all that is left)" if allow_zero else "above zero"
-        raise InvalidOrderError(api_id, field, f"quantity must be {floor}, not {qty}")
-    if qty > _FIELD_MAX:
-        raise InvalidOrderError(api_id, field, f"quantity must be at most {_FIELD_MAX}, not {qty}")
-    return qty
-
-
-def _positive(api_id: str, field: str, price: object) -> int:
-    if isinstance(price, bool) or not isinstance(price, int):
-        raise InvalidOrderError(api_id, field, f"price must be an int in KRW, not {price!r}")
-    if price <= 0:
-        raise InvalidOrderError(api_id, field, f"price must be above zero, not {price}")
-    if price > _FIELD_MAX:
-        raise InvalidOrderError(api_id, field, f"price must be at most {_FIELD_MAX}, not {price}")
-    return price
-
-
-def _order_number(api_id: str, ord_no: object) -> str:
-    if not isinstance(ord_no, str) or not ord_no.isascii() or not ord_no.isdigit():
-        raise InvalidOrderError(api_id, "orig_ord_no", f"{ord_no!r} is not an order number")
-    if len(ord_no) > 7:
-        raise InvalidOrderError(api_id, "orig_ord_no", f"{ord_no!r} is longer than 7 digits")
-    return ord_no
+# --- field checks
 
 
 def _gold_code(api_id: str, code: object) -> str:
@@ -557,7 +384,3 @@ def _gold_code(api_id: str, code: object) -> str:
             api_id, "stk_cd", f"{code!r} is not a gold spot code; known: M04020000, M04020100"
         )
     return code
-
-
-def _text(value: object) -> str:
-    return "" if value is None else str(value)

@@ -16,13 +16,13 @@ from typing import Final, Literal, TypeVar, cast
 
 import msgspec
 
+from .._generated.api.account import AccountAPI
 from .._kst import KST
 from .._ledger_io import LedgerRunner
 from ..errors import IdempotencyError, KiwoomValidationError, OrderStatusUnknownError
 from ..ledger import trade_date
 from ..models._convert import TRResponse
 from ._base import TypedPager
-from .account import AccountAPI
 
 __all__ = ["GOLD_CODES", "Reconciler", "Reconciliation"]
 

@@ -7,8 +7,11 @@ only declare fields; the behaviour they share lives here so it is written once.
 from __future__ import annotations
 
 import logging
+import math
+import re
 from collections import Counter
 from collections.abc import Callable, Mapping
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, Self, TypeAlias, TypeVar
 
 import msgspec
@@ -33,6 +36,7 @@ __all__ = [
     "UnknownFields",
     "build_request",
     "code",
+    "decimal_price",
     "decode_response",
     "direction",
     "index",
@@ -62,6 +66,14 @@ class FieldRule(NamedTuple):
     allowed: tuple[str, ...] | None = None
     # Quantities and prices: the caller may pass an int, the wire carries digits.
     numeric: bool = False
+    # Dollar amounts: a Decimal, int, float or digits with at most this many decimals.
+    decimals: int | None = None
+    # The attribute holding the field where the wire name is not a Python name ("from").
+    attr: str = ""
+
+    @property
+    def attribute(self) -> str:
+        return self.attr or self.name
 
 
 class TRRequest(msgspec.Struct, frozen=True, kw_only=True):
@@ -76,20 +88,36 @@ class TRRequest(msgspec.Struct, frozen=True, kw_only=True):
     def validate(self) -> None:
         """Raise :class:`KiwoomValidationError` if the server would refuse these fields."""
         for rule in self.rules:
-            _check(self.api_id, rule, getattr(self, rule.name))
+            _check(self.api_id, rule, getattr(self, rule.attribute))
 
     def to_body(self) -> dict[str, str]:
         """The JSON body Kiwoom expects: every field, every value a string."""
         self.validate()
-        return {rule.name: _wire(getattr(self, rule.name)) for rule in self.rules}
+        return {rule.name: _wire(getattr(self, rule.attribute), rule) for rule in self.rules}
 
 
-def _wire(value: object) -> str:
-    return value if isinstance(value, str) else str(value)
+def _wire(value: object, rule: FieldRule | None = None) -> str:
+    if isinstance(value, str):
+        return value
+    if rule is not None and rule.decimals is not None:
+        return _decimal_text(value)
+    return str(value)
+
+
+def _decimal_text(value: object) -> str:
+    """Plain digits with a point, never an exponent: Decimal("1E+2") is sent as "100"."""
+    if isinstance(value, float):
+        value = Decimal(repr(value))  # the shortest text that reads back as this float
+    number = value if isinstance(value, Decimal) else Decimal(str(value))
+    text = format(number, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def _check(api_id: str, rule: FieldRule, value: object) -> None:
     where = f"{api_id} field {rule.name!r}"
+    if rule.decimals is not None:
+        _check_decimal(where, rule, value)
+        return
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise KiwoomValidationError(f"{where}: expected a string, got {type(value).__name__}")
     if isinstance(value, int) and not rule.numeric:
@@ -99,8 +127,12 @@ def _check(api_id: str, rule: FieldRule, value: object) -> None:
         if rule.required:
             raise KiwoomValidationError(f"{where} is required and must not be empty")
         return
-    if rule.numeric and not text.isdigit():
+    if rule.numeric and not (text.isascii() and text.isdigit()):
         raise KiwoomValidationError(f"{where}: {value!r} is not a non-negative whole number")
+    _check_text(where, rule, text)
+
+
+def _check_text(where: str, rule: FieldRule, text: str) -> None:
     if rule.max_len is not None and len(text) > rule.max_len:
         raise KiwoomValidationError(
             f"{where}: {text!r} is {len(text)} characters, longer than the maximum {rule.max_len}"
@@ -109,6 +141,34 @@ def _check(api_id: str, rule: FieldRule, value: object) -> None:
         raise KiwoomValidationError(
             f"{where}: {text!r} is not an allowed code; allowed: {', '.join(rule.allowed)}"
         )
+
+
+_DECIMAL_TEXT = re.compile(r"[0-9]+(\.[0-9]+)?")
+
+
+def _check_decimal(where: str, rule: FieldRule, value: object) -> None:
+    """A non-negative amount with at most ``rule.decimals`` places: what a USD price is."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float, Decimal)):
+        raise KiwoomValidationError(
+            f"{where}: expected a Decimal, int, float or string, got {type(value).__name__}"
+        )
+    if isinstance(value, float) and not math.isfinite(value):
+        raise KiwoomValidationError(f"{where}: {value!r} is not a finite number")
+    if isinstance(value, Decimal) and not value.is_finite():
+        raise KiwoomValidationError(f"{where}: {value!r} is not a finite number")
+    text = _wire(value, rule)
+    if text == "":
+        if rule.required:
+            raise KiwoomValidationError(f"{where} is required and must not be empty")
+        return
+    if not _DECIMAL_TEXT.fullmatch(text):
+        raise KiwoomValidationError(f"{where}: {value!r} is not a non-negative amount")
+    places = len(text.partition(".")[2])
+    if places > (rule.decimals or 0):
+        raise KiwoomValidationError(
+            f"{where}: {value!r} has {places} decimal places; at most {rule.decimals} are sent"
+        )
+    _check_text(where, rule, text)
 
 
 # --- responses ----------------------------------------------------------------------------
@@ -234,6 +294,13 @@ def price(raw: Mapping[str, Any], key: str) -> int | None:
         return numbers.price(value)
     except ValueError:
         raise ResponseDecodeError(key, value, "not a price") from None
+
+
+def decimal_price(raw: Mapping[str, Any], key: str) -> float | None:
+    """A price with decimals (dollars, index levels): like :func:`price`, its +/- is a
+    direction marker, so the value is the magnitude (``"-145.5000"`` -> 145.5)."""
+    value = number(raw, key)
+    return None if value is None else abs(value)
 
 
 def direction(raw: Mapping[str, Any], key: str) -> int:
@@ -389,4 +456,4 @@ def build_request(
     missing = [name for name, rule in known.items() if rule.required and name not in fields]
     if missing:
         raise KiwoomValidationError(f"{api_id}: missing required field(s) {', '.join(missing)}")
-    return model(**fields)
+    return model(**{known[name].attribute: value for name, value in fields.items()})
