@@ -7,8 +7,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kiwoom_async import KiwoomValidationError
-from kiwoom_async.krx import is_on_tick, price_band, round_to_tick, tick_size
+from kiwoom_async import InvalidOrderError, KiwoomValidationError
+from kiwoom_async.krx import (
+    Instrument,
+    check_order_ticks,
+    is_on_tick,
+    price_band,
+    round_to_tick,
+    tick_size,
+)
 
 
 @pytest.mark.parametrize(
@@ -66,3 +73,35 @@ def test_unknown_sides_and_instruments_are_refused() -> None:
         round_to_tick(60_050, "up")  # type: ignore[arg-type]
     with pytest.raises(KiwoomValidationError):
         tick_size(60_000, "bond")  # type: ignore[arg-type]
+
+
+# --- the opt-in tick check of orders ------------------------------------------------------
+
+
+def test_an_off_tick_order_price_is_refused_with_the_nearest_valid_ones() -> None:
+    with pytest.raises(InvalidOrderError, match="60,000 or 60,100") as caught:
+        check_order_ticks("kt10000", {"stk_cd": "005930", "ord_uv": "60050", "trde_tp": "0"})
+    assert caught.value.field == "ord_uv"
+    with pytest.raises(InvalidOrderError) as modify:
+        check_order_ticks("kt10002", {"stk_cd": "005930", "mdfy_uv": "20001"})
+    assert modify.value.field == "mdfy_uv" and "20,000 or 20,050" in str(modify.value)
+
+
+def test_on_tick_market_and_unpriced_orders_pass() -> None:
+    check_order_ticks("kt10000", {"stk_cd": "005930", "ord_uv": "60100"})
+    check_order_ticks("kt10000", {"stk_cd": "005930", "ord_uv": "", "trde_tp": "3"})
+    check_order_ticks("kt10003", {"stk_cd": "005930", "cncl_qty": "0"})
+    check_order_ticks("kt50000", {"stk_cd": "M04020000", "ord_uv": "100005"})  # gold: not KRX
+
+
+def test_etf_codes_use_the_etf_grid() -> None:
+    etfs = {"069500"}
+
+    def instrument_of(code: str) -> Instrument:
+        return "etf" if code in etfs else "stock"
+
+    check_order_ticks("kt10000", {"stk_cd": "069500", "ord_uv": "30005"}, instrument_of)
+    with pytest.raises(InvalidOrderError, match="etf tick grid"):
+        check_order_ticks("kt10000", {"stk_cd": "069500", "ord_uv": "30003"}, instrument_of)
+    with pytest.raises(InvalidOrderError, match="stock tick grid"):
+        check_order_ticks("kt10000", {"stk_cd": "005930", "ord_uv": "30005"}, instrument_of)
