@@ -472,8 +472,9 @@ async def test_reconcile_finds_a_filled_market_order(sim: Simulator) -> None:
 
 
 async def test_reconcile_finds_a_resting_limit_order_without_a_key(sim: Simulator) -> None:
+    sim.config.holdings = {"005930": 5}  # sells need shares held, as on the exchange
     async with client(sim) as kw:
-        await kw.order.sell("005930", qty=5, price=99_000, trde_tp="0")
+        await kw.order.sell("005930", qty=5, price=90_000, trde_tp="0")
         lost = await _lose_answer(sim, kw.order.buy("005930", qty=3, price=51_000, trde_tp="0"))
         result = await kw.order.reconcile(lost)
     assert result.ord_no == sim.orders[1].ord_no and sim.orders[1].status == "open"

@@ -431,7 +431,7 @@ async def test_order_validation_rejects(
 async def test_real_mode_accepts_nxt_and_price_rules_per_type(
     http: aiohttp.ClientSession,
 ) -> None:
-    async with Simulator(mock=False, fill_orders=False) as sim:
+    async with Simulator(mock=False, fill_orders=False, holdings={"005930": 1_000}) as sim:
         token = await issue(http, sim)
         nxt = await call(http, sim, "kt10000", {**MARKET_BUY, "dmst_stex_tp": "NXT"}, token)
         assert nxt.body["return_code"] == 0
@@ -868,7 +868,7 @@ def _order_body(api_id: str, last: dict[str, str]) -> dict[str, str]:
 
 
 async def test_every_registry_tr_answers(http: aiohttp.ClientSession) -> None:
-    async with Simulator(fill_orders=False, pages=2) as sim:
+    async with Simulator(fill_orders=False, pages=2, holdings={"005930": 100}) as sim:
         token = await issue(http, sim)
         last: dict[str, str] = {}
         served = []

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 
 @dataclass(slots=True)
@@ -94,3 +95,18 @@ class SimConfig:
     0 or less: no pushes."""
     condition_list_required: bool = True
     """Answer CNSRREQ with a non-zero return_code until the connection has sent CNSRLST."""
+
+    # --- exchange rules and the fill clock ---
+    check_prices: bool = True
+    """Refuse stock order prices the exchange refuses: off the tick grid (kiwoom_async.krx) or
+    outside the daily band (±30% of the previous close), 1 KRW included."""
+    check_holdings: bool = True
+    """Refuse stock sells of more shares than held and not already offered by open sells."""
+    holdings: Mapping[str, int] = field(default_factory=dict)
+    """Shares every account starts with (stock code -> quantity), bought at the previous
+    close."""
+    fill_interval: float = 0.0
+    """Seconds between rounds in which resting limit orders trade at their price (a random
+    part of what is left); 0 or less: they fill only on market ticks that cross them."""
+    fill_chance: float = 0.5
+    """The chance that a resting order trades in a round of the fill clock."""

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from ..krx import round_to_tick, tick_size
+from ..krx import Instrument, round_to_tick, tick_size
 
 __all__ = [
     "KST",
@@ -45,6 +45,8 @@ _KNOWN: dict[str, tuple[str, int]] = {
     "M04020000": ("금 99.99_1kg", 150_000),
     "M04020100": ("미니금 99.99_100g", 150_000),
 }
+
+_FUND_BRANDS = ("KODEX", "TIGER", "KBSTAR", "ARIRANG", "ACE", "SOL", "HANARO")
 
 
 def kst_now() -> datetime:
@@ -188,6 +190,16 @@ class Market:
 
     def name(self, stk_cd: str) -> str:
         return self._stock(stk_cd).name
+
+    def instrument(self, stk_cd: str) -> Instrument:
+        """Which tick table the code trades on: funds (KODEX, TIGER...) step 5 KRW."""
+        name = self.name(stk_cd)
+        return "etf" if name.startswith(_FUND_BRANDS) else "stock"
+
+    def limits(self, stk_cd: str) -> tuple[int, int]:
+        """(lower, upper) limit prices of the day: ±30% of the previous close, on tick."""
+        stock = self._stock(stk_cd)
+        return stock.lower_limit, stock.upper_limit
 
     def price(self, stk_cd: str) -> int:
         """The last traded price, without advancing the walk."""

@@ -20,32 +20,46 @@ Validation rules, checked in this order (the first failure answers):
    ``ord_uv`` (1517). Stop limit 28 also needs a positive ``cond_uv``; other types ignore it.
    ``mdfy_uv`` of a modify must be a positive integer.
 6. Modify/cancel: ``orig_ord_no`` names an order of the same app key that still has quantity
-   left, for the same stock, and the quantity does not exceed what is left. Failures answer
-   ``return_code`` 20 in the ``[2000](RCnnnn:...)`` form; only RC4058 and RC9000 are documented
-   upstream, the other RC numbers here are the simulator's own.
+   left, for the same stock, and the quantity does not exceed what is left.
+7. Stock prices (``SimConfig.check_prices``), of new orders and of modifies: on the KRX tick
+   grid for the price (:mod:`kiwoom_async.krx`; funds step 5 KRW) and inside the day's band,
+   ±30% of the previous close (so 1 KRW is refused too).
+8. Stock sells (``SimConfig.check_holdings``): no more shares than held minus those already
+   offered by the account's open sells. ``SimConfig.holdings`` gives every account its first
+   shares.
+
+Failures of 6-8 answer ``return_code`` 20 in the ``[2000](RCnnnn:...)`` form the fact base
+records for order rejections; only RC4058 and RC9000 are documented upstream, the other RC
+numbers (and their wording) are the simulator's own.
 
 Fills (``SimConfig.fill_orders``): price-less types fill at once at the market price; a buy limit
 fills at the market price when its limit is at or above it (a sell when at or below), otherwise it
-rests and fills on a later market tick that crosses it. IOC/FOK types that cannot fill at once are
-cancelled. Sells are not checked against holdings; a position may go negative.
+rests and fills on a later market tick that crosses it, or, with ``SimConfig.fill_interval``,
+in random parts at its own price as the fill clock runs (counterparties arriving at the price).
+IOC/FOK types that cannot fill at once are cancelled. Every execution gets a fill number and
+joins :attr:`OrderDesk.fills`, whether or not anyone is connected to hear of it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
+from ..krx import is_on_tick
 from ._config import SimConfig
 from ._examples import EXAMPLES
-from ._market import Market, Tick, kst_now, normalize_code
+from ._market import Market, Tick, kst_now, normalize_code, tick_size
 
 __all__ = [
     "IOC_FOK_TYPES",
     "PRICELESS_TYPES",
     "TRADE_TYPE_TEXT",
+    "FillRecord",
     "OrderDesk",
     "OrderError",
     "OrderEvent",
@@ -124,6 +138,8 @@ class OrderRecord:
     fill_amount: int = 0
     last_fill_qty: int = 0
     last_fill_price: int = 0
+    last_fill_no: str = ""
+    """The fill number of the latest execution ("" before the first)."""
     status: Literal["open", "filled", "cancelled", "modified"] = "open"
 
     @property
@@ -148,6 +164,18 @@ class Position:
     """Purchase cost of the shares held."""
     tdy_buy_qty: int = 0
     tdy_sell_qty: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class FillRecord:
+    """One execution, as the exchange numbered it."""
+
+    ord_no: str
+    fill_no: str
+    qty: int
+    price: int
+    time: str
+    """HHMMSS, KST."""
 
 
 OrderListener = Callable[[OrderRecord, str], None]
@@ -192,6 +220,12 @@ _RC_NO_ORIG = "[2000](RC4007:원주문번호가 존재하지 않습니다.)"
 _RC_NOTHING_LEFT = "[2000](RC4033:정정/취소 가능수량이 없습니다.)"
 _RC_TOO_MANY = "[2000](RC4034:정정/취소 가능수량을 초과하였습니다.)"
 _RC_OTHER_STOCK = "[2000](RC4003:원주문의 종목코드와 일치하지 않습니다.)"
+_RC_OFF_TICK = "[2000](RC4010:주문가격이 호가단위에 맞지 않습니다. 호가단위={tick}원)"
+_RC_OUT_OF_BAND = "[2000](RC4011:주문가격이 가격제한폭({lower}~{upper}원)을 벗어났습니다.)"
+_RC_NOT_HELD = "[2000](RC4025:매도가능수량이 부족합니다. 매도가능수량={sellable}주)"
+
+# How often an idle fill clock looks at its knob again.
+_CLOCK_IDLE = 0.05
 
 
 def _missing(name: str) -> OrderError:
@@ -234,6 +268,10 @@ class OrderDesk:
         self._positions: dict[str, dict[str, Position]] = {}
         self._listeners: list[OrderListener] = []
         self._next_no = 1
+        self.fills: list[FillRecord] = []
+        """Every execution in order, fill numbers increasing."""
+        self._next_fill_no = 1
+        self._fill_rng = random.Random(f"fills:{config.seed}")
 
     # --- listeners and views ---
 
@@ -247,7 +285,18 @@ class OrderDesk:
         return remove
 
     def positions(self, appkey: str) -> dict[str, Position]:
-        return dict(self._positions.get(appkey, {}))
+        return dict(self._book(appkey))
+
+    def _book(self, appkey: str) -> dict[str, Position]:
+        """The account's positions, opened with ``SimConfig.holdings`` on first use."""
+        book = self._positions.get(appkey)
+        if book is None:
+            book = self._positions[appkey] = {}
+            for code, qty in self.config.holdings.items():
+                if qty > 0:
+                    close = self.market.prev_close(code)
+                    book[code] = Position(code, self.market.name(code), qty, close, qty * close)
+        return book
 
     def get(self, ord_no: str) -> OrderRecord | None:
         return self._by_no.get(ord_no)
@@ -318,6 +367,11 @@ class OrderDesk:
                     raise _bad("cond_uv", "스톱지정가 주문에는 조건단가가 필요합니다")
                 cond_price = _int_field(body, "cond_uv", allow_zero=False)
         stk_cd = normalize_code(_text(body, "stk_cd"))
+        if not kind.gold:
+            if price:
+                self._check_price(stk_cd, price)
+            if side == "sell":
+                self._check_sellable(appkey, stk_cd, qty)
         order = self._record(
             appkey=appkey,
             api_id=api_id,
@@ -366,6 +420,8 @@ class OrderDesk:
             raise OrderError(20, _RC_OTHER_STOCK)
         if orig.remaining_qty <= 0:
             raise OrderError(20, _RC_NOTHING_LEFT)
+        if new_price and not kind.gold:
+            self._check_price(orig.stk_cd, new_price)
         qty = asked or orig.remaining_qty
         if qty > orig.remaining_qty:
             raise OrderError(20, _RC_TOO_MANY)
@@ -431,6 +487,34 @@ class OrderDesk:
             "return_code": 0,
             "return_msg": f"{side_ko}취소 주문입력이 완료되었습니다",
         }
+
+    def _check_price(self, stk_cd: str, price: int) -> None:
+        if not self.config.check_prices:
+            return
+        instrument = self.market.instrument(stk_cd)
+        lower, upper = self.market.limits(stk_cd)
+        if not lower <= price <= upper:
+            raise OrderError(20, _RC_OUT_OF_BAND.format(lower=lower, upper=upper))
+        if not is_on_tick(price, instrument):
+            raise OrderError(20, _RC_OFF_TICK.format(tick=tick_size(price, instrument)))
+
+    def _check_sellable(self, appkey: str, stk_cd: str, qty: int) -> None:
+        if not self.config.check_holdings:
+            return
+        held = self._book(appkey).get(stk_cd)
+        offered = sum(
+            o.remaining_qty
+            for o in self.orders
+            if o.appkey == appkey
+            and o.stk_cd == stk_cd
+            and o.side == "sell"
+            and o.action != "cancel"
+            and o.status == "open"
+            and not o.is_gold
+        )
+        sellable = max(0, (held.qty if held is not None else 0) - offered)
+        if qty > sellable:
+            raise OrderError(20, _RC_NOT_HELD.format(sellable=sellable))
 
     def _record(
         self,
@@ -507,7 +591,37 @@ class OrderDesk:
         for qty in steps:
             self._fill(order, qty, market_price)
 
+    async def run_fill_clock(self) -> None:
+        """Trade resting limit orders every ``SimConfig.fill_interval`` seconds (a task of the
+        simulator, cancelled when it closes)."""
+        while True:
+            interval = self.config.fill_interval
+            if interval <= 0:
+                await asyncio.sleep(_CLOCK_IDLE)
+                continue
+            await asyncio.sleep(interval)
+            self.fill_round()
+
+    def fill_round(self) -> None:
+        """One round of the fill clock: each resting order trades, with ``fill_chance``, a
+        random part of what is left at its own price."""
+        if not self.config.fill_orders:
+            return
+        rng = self._fill_rng
+        for order in list(self.orders):
+            if order.status != "open" or order.remaining_qty <= 0 or order.action == "cancel":
+                continue
+            if order.priceless or rng.random() >= self.config.fill_chance:
+                continue
+            self._fill(order, rng.randint(1, order.remaining_qty), order.price)
+
     def _fill(self, order: OrderRecord, qty: int, price: int) -> None:
+        fill_no = f"{self._next_fill_no:07d}"
+        self._next_fill_no += 1
+        order.last_fill_no = fill_no
+        self.fills.append(
+            FillRecord(order.ord_no, fill_no, qty, price, kst_now().strftime("%H%M%S"))
+        )
         order.remaining_qty -= qty
         order.filled_qty += qty
         order.fill_amount += qty * price
@@ -520,7 +634,7 @@ class OrderDesk:
         self._notify(order, "filled")
 
     def _apply_position(self, order: OrderRecord, qty: int, price: int) -> None:
-        book = self._positions.setdefault(order.appkey, {})
+        book = self._book(order.appkey)
         held = book.get(order.stk_cd) or Position(order.stk_cd, order.stk_nm, 0, 0, 0)
         if order.side == "buy":
             new_qty = held.qty + qty

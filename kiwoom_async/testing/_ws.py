@@ -198,7 +198,6 @@ class _WsServer:
         self.conns: dict[int, _Conn] = {}
         self.rng = random.Random(f"ws:{state.config.seed}")
         self._next_id = 0
-        self._fill_no = 0
         self._unsubscribe: Callable[[], None] | None = None
 
     @property
@@ -209,6 +208,8 @@ class _WsServer:
 
     async def on_startup(self, app: web.Application) -> None:
         self._unsubscribe = self.state.add_order_listener(self.on_order)
+        # Resting orders trade over time, so fills reach the 00/04 pushes (and gaps) unasked.
+        self.state.spawn(self.state.desk.run_fill_clock())
 
     async def on_shutdown(self, app: web.Application) -> None:
         conns = list(self.conns.values())
@@ -701,10 +702,8 @@ class _WsServer:
         market = self.state.market
         tick = market.snapshot(order.stk_cd)
         account = self.state.account_no(order.appkey)
-        fill_no = ""
-        if event == "filled":
-            self._fill_no += 1
-            fill_no = f"{self._fill_no:07d}"
+        # The desk numbers every execution, heard or not, as the exchange does.
+        fill_no = order.last_fill_no if event == "filled" else ""
         if targets:
             values = order_values(order, event, account=account, fill_no=fill_no, tick=tick)
             text = _dumps(real_frame("00", order.stk_cd, values))
