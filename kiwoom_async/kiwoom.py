@@ -3,16 +3,19 @@ sessions sharing the same token."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import enum
 import os
 import weakref
-from typing import TYPE_CHECKING, Any, Final
+from collections.abc import Mapping
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from ._credentials import credentials_from_env
 from ._env import Env, check_env, ws_url_for
 from ._env import ws_url as default_ws_url
-from .api import AccountAPI, ChartAPI, OrderAPI, QuoteAPI
+from ._generated.api.groups import DomesticGroups
 from .auth import TokenManager
 from .ledger import OrderLedger
 from .ratelimit import RateLimits
@@ -21,6 +24,11 @@ from .rest import RestSession
 from .retry import RetryPolicy
 
 if TYPE_CHECKING:
+    from .api.credit import CreditOrderAPI
+    from .api.order import OrderAPI
+    from .api.us import UsAPI
+    from .fleet.ledger import RedisLedger
+    from .krx import InstrumentOf
     from .trading import TradingSession
 
 __all__ = ["Kiwoom"]
@@ -33,17 +41,27 @@ class _Default(enum.Enum):
 ENV_DEFAULT: Final = _Default.TOKEN
 
 
-class Kiwoom:
+class Kiwoom(DomesticGroups):
     """The client for one app key in one environment.
 
     ``requests_per_second`` overrides the per-app-key budget (default: the environment's,
-    see :meth:`RateLimits.default_for`); ``None`` turns client-side limiting off.
+    see :meth:`RateLimits.default_for`); ``None`` turns client-side limiting off; ``"auto"``
+    starts from the environment's and learns the server's limit from its answers.
     ``rate_limits`` sets every layer at once (per key, per TR, orders).
     ``allow_real_orders`` must be True before any order is sent with ``env="real"``.
     ``order_ledger`` remembers idempotency keys of orders (default: in memory; pass a
     :class:`~kiwoom_async.ledger.FileLedger` to share them across processes and restarts).
+    ``check_ticks`` refuses orders priced off the KRX tick grid before sending (see
+    :class:`~kiwoom_async.api.order.OrderAPI`).
 
-    Typed TR wrappers: ``quote``, ``order``, ``account`` and ``chart``.
+    ``redis_url`` turns on fleet mode: every process given the same Redis and app key shares
+    one token, one request budget and (unless ``order_ledger`` is given) one order ledger
+    (:mod:`kiwoom_async.fleet`, the ``redis`` extra). ``redis_options`` go to redis-py.
+
+    Typed TR wrappers, one attribute per group of the official guide, each built on first use:
+    ``quote``, ``order``, ``account``, ``chart``, ``stock``, ``ranking``, ``sector``,
+    ``investor``, ``elw``, ``etf``, ``theme``, ``short``, ``lending``, ``credit``,
+    ``watchlist``, and the US groups under ``us`` (``kw.us.quote``, ``kw.us.order`` ...).
     """
 
     def __init__(
@@ -54,15 +72,32 @@ class Kiwoom:
         env: str = "mock",
         base_url: str | None = None,
         ws_url: str | None = None,
-        requests_per_second: float | _Default | None = ENV_DEFAULT,
+        requests_per_second: float | Literal["auto"] | _Default | None = ENV_DEFAULT,
         rate_limits: RateLimits | None = None,
         retry: RetryPolicy | None = None,
         timeout: float = 10.0,
         allow_real_orders: bool = False,
         order_ledger: OrderLedger | None = None,
+        redis_url: str | None = None,
+        redis_options: Mapping[str, Any] | None = None,
+        check_ticks: bool | InstrumentOf = False,
     ) -> None:
         self.env: Env = check_env(env)
-        self.tokens = TokenManager(appkey, secretkey, env=self.env, base_url=base_url)
+        self.tokens = TokenManager(
+            appkey,
+            secretkey,
+            env=self.env,
+            base_url=base_url,
+            redis_url=redis_url,
+            redis_options=redis_options,
+        )
+        self._fleet_ledger: RedisLedger | None = None
+        if order_ledger is None and redis_url is not None:
+            from .fleet.ledger import RedisLedger  # only in fleet mode: redis is optional
+
+            order_ledger = self._fleet_ledger = RedisLedger(
+                redis_url, scope=self.tokens.fingerprint, redis_options=redis_options
+            )
         limits = rate_limits or RateLimits.default_for(self.env)
         if requests_per_second is not ENV_DEFAULT:
             limits = dataclasses.replace(limits, per_key=requests_per_second)
@@ -72,6 +107,8 @@ class Kiwoom:
             retry=retry,
             timeout=timeout,
             allow_real_orders=allow_real_orders,
+            redis_url=redis_url,
+            redis_options=redis_options,
         )
         # A REST host given without a WebSocket URL must not send its token to Kiwoom's own
         # WebSocket host: the WebSocket is assumed on the same host and port.
@@ -79,10 +116,32 @@ class Kiwoom:
             ws_url = ws_url_for(base_url)
         self.ws_url = default_ws_url(self.env, ws_url)
         self._realtime: weakref.WeakSet[RealtimeSession] = weakref.WeakSet()
-        self.quote = QuoteAPI(self.rest)
-        self.order = OrderAPI(self.rest, ledger=order_ledger, allow_real_orders=allow_real_orders)
-        self.account = AccountAPI(self.rest)
-        self.chart = ChartAPI(self.rest)
+        self._order_ledger = order_ledger
+        self._check_ticks = check_ticks
+
+    # The typed groups are built on first use, each loading only its own models. The query
+    # groups come from DomesticGroups (generated); the order groups need the ledger.
+
+    @cached_property
+    def order(self) -> OrderAPI:
+        """Order TRs (주문): cash and gold spot orders, reconciliation."""
+        from .api.order import OrderAPI
+
+        return OrderAPI(self.rest, ledger=self._order_ledger, check_ticks=self._check_ticks)
+
+    @cached_property
+    def credit(self) -> CreditOrderAPI:
+        """Credit order TRs (신용주문), sharing ``order``'s idempotency ledger."""
+        from .api.credit import CreditOrderAPI
+
+        return CreditOrderAPI(self.rest, self.order.placement)
+
+    @cached_property
+    def us(self) -> UsAPI:
+        """The US groups: ``kw.us.quote``, ``kw.us.stock``, ``kw.us.order`` ..."""
+        from .api.us import UsAPI
+
+        return UsAPI(self.rest, self.order.placement)
 
     @property
     def allow_real_orders(self) -> bool:
@@ -152,3 +211,5 @@ class Kiwoom:
             await self.rest.aclose()
         finally:
             await self.tokens.aclose()
+            if self._fleet_ledger is not None:
+                await asyncio.to_thread(self._fleet_ledger.close)

@@ -3,11 +3,13 @@ and a daily band whose limits are on tick and within ±30%."""
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kiwoom_async import InvalidOrderError, KiwoomValidationError
+from kiwoom_async import APIError, InvalidOrderError, Kiwoom, KiwoomValidationError
 from kiwoom_async.krx import (
     Instrument,
     check_order_ticks,
@@ -16,6 +18,7 @@ from kiwoom_async.krx import (
     round_to_tick,
     tick_size,
 )
+from kiwoom_async.testing import Simulator
 
 
 @pytest.mark.parametrize(
@@ -105,3 +108,32 @@ def test_etf_codes_use_the_etf_grid() -> None:
         check_order_ticks("kt10000", {"stk_cd": "069500", "ord_uv": "30003"}, instrument_of)
     with pytest.raises(InvalidOrderError, match="stock tick grid"):
         check_order_ticks("kt10000", {"stk_cd": "005930", "ord_uv": "30005"}, instrument_of)
+
+
+async def test_orders_opted_in_are_checked_before_anything_is_sent() -> None:
+    async with (
+        Simulator() as sim,
+        Kiwoom("k", "s", base_url=sim.base_url, requests_per_second=None, check_ticks=True) as kw,
+    ):
+        with pytest.raises(InvalidOrderError, match="60,000 or 60,100"):
+            await kw.order.buy("005930", qty=1, price=60_050, trde_tp="0", idempotency_key="t1")
+        with pytest.raises(InvalidOrderError, match="mdfy_uv"):
+            await kw.order.modify("0000001", "005930", qty=0, price=60_050)
+        assert "kt10000" not in sim.stats.requests_by_api_id
+        assert "kt10002" not in sim.stats.requests_by_api_id
+        # The refused order left no trace in the ledger: the key is free for the fixed order.
+        ack = await kw.order.buy("005930", qty=1, price=60_000, trde_tp="0", idempotency_key="t1")
+        assert not ack.replayed and sim.stats.requests_by_api_id["kt10000"] == 1
+        market = await kw.order.buy("005930", qty=1, price=None, trde_tp="3")
+        assert market.ord_no
+
+
+async def test_without_the_option_an_off_tick_price_goes_to_the_server() -> None:
+    async with (
+        Simulator() as sim,
+        Kiwoom("k", "s", base_url=sim.base_url, requests_per_second=None) as kw,
+    ):
+        assert kw.order.check_ticks is False
+        with contextlib.suppress(APIError):  # a strict server refuses it: its call
+            await kw.order.buy("005930", qty=1, price=60_050, trde_tp="0")
+        assert sim.stats.requests_by_api_id["kt10000"] == 1

@@ -38,8 +38,9 @@ from ..errors import (
     InvalidOrderError,
     OrderStatusUnknownError,
 )
+from ..krx import InstrumentOf, check_order_ticks
 from ..ledger import MemoryLedger, OrderAck, OrderLedger
-from ..models._convert import TRResponse
+from ..models._convert import TRRequest, TRResponse
 from ..rest import RestSession
 from ._base import TRGroup
 from ._order_forms import (
@@ -82,6 +83,9 @@ class OrderAPI(TRGroup, StockOrderForms):
     ``ledger`` remembers idempotency keys (default: in memory, for this object's life).
     ``clock_skew`` is how many seconds before the send an order time may read and still
     match in :meth:`reconcile` (the server's clock and this machine's differ).
+    ``check_ticks`` refuses a stock order whose price is off the KRX tick grid before it is
+    sent (:func:`kiwoom_async.krx.check_order_ticks`); pass a function of the stock code
+    returning ``"etf"`` or ``"stock"`` instead of True when trading ETFs (5 KRW ticks).
     """
 
     def __init__(
@@ -91,8 +95,10 @@ class OrderAPI(TRGroup, StockOrderForms):
         ledger: OrderLedger | None = None,
         allow_real_orders: bool = False,
         clock_skew: float = 30.0,
+        check_ticks: bool | InstrumentOf = False,
     ) -> None:
         super().__init__(rest)
+        self.check_ticks = check_ticks
         self._ledger_io = LedgerRunner(ledger if ledger is not None else MemoryLedger())
         self.placement = OrderPlacement(rest, self._ledger_io)
         """Sends orders once; the credit and US order groups place through it too."""
@@ -100,6 +106,12 @@ class OrderAPI(TRGroup, StockOrderForms):
             rest.allow_real_orders = True
         self.clock_skew = clock_skew
         self._reconciler = Reconciler(AccountAPI(rest), self._ledger_io)
+
+    async def _place(self, request: TRRequest, idempotency_key: str | None) -> OrderAck:
+        if self.check_ticks:
+            instrument_of = None if self.check_ticks is True else self.check_ticks
+            check_order_ticks(request.api_id, request.to_body(), instrument_of)
+        return await super()._place(request, idempotency_key)
 
     @property
     def ledger(self) -> OrderLedger:
