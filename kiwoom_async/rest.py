@@ -26,11 +26,12 @@ from .auth import TokenManager
 from .errors import (
     KiwoomValidationError,
     OrderStatusUnknownError,
+    RateLimitError,
     RealOrderNotAllowedError,
     SessionClosedError,
 )
 from .models._convert import UnknownFields
-from .ratelimit import RateLimiter, RateLimits
+from .ratelimit import RateFeedback, RateLimiter, RateLimits
 from .registry import TRSpec, lookup
 from .retry import RetryPolicy
 
@@ -136,7 +137,11 @@ class RestSession:
         self._http = http_session
         self._owns_http = http_session is None
         self._urls: dict[str, URL] = {}
-        self._key_limiter = self.rate_limits.limiter(self.rate_limits.per_key)
+        self._key_limiter = self.rate_limits.key_limiter(token_manager.env)
+        # An adaptive budget (per_key="auto") learns from every answer.
+        self._feedback: RateFeedback | None = (
+            self._key_limiter if isinstance(self._key_limiter, RateFeedback) else None
+        )
         self._order_limiter = self.rate_limits.limiter(self.rate_limits.orders)
         self._tr_limiters: dict[str, RateLimiter] = {}
         if budget is None and redis_url is not None:
@@ -407,6 +412,8 @@ class RestSession:
                 http, prepared, token, (cont_yn, next_key), per_call_timeout, flight
             )
             decision = _decide.decide(call, result, spent, self.retry)
+            if self._feedback is not None and isinstance(result, _decide.Answer):
+                self._feedback.observe(_rate_limited(decision, spent))
             if isinstance(decision, _decide.Done):
                 assert isinstance(result, _decide.Answer)
                 return Response(
@@ -478,6 +485,13 @@ class RestSession:
         if status in (401, 429):
             return _decide.Answer(status, {}, resp_headers)  # the status says what happened
         return _decide.Fault(f"HTTP {status}: body is not a JSON object", True, status=status)
+
+
+def _rate_limited(decision: _decide.Decision, before: _decide.Spent) -> bool:
+    """Whether the answer just decided about was a rate-limit answer."""
+    if isinstance(decision, _decide.Retry):
+        return decision.spent.rate_limited > before.rate_limited
+    return isinstance(decision, _decide.Fail) and isinstance(decision.error, RateLimitError)
 
 
 def _headers(api_id: str, token: Secret, cont_yn: bool, next_key: str) -> dict[str, str]:

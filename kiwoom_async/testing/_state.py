@@ -4,11 +4,12 @@ pagination chains, the market and the order book."""
 from __future__ import annotations
 
 import asyncio
+import bisect
 import hashlib
 import random
 import secrets
 import time
-from collections import Counter, OrderedDict, deque
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,10 @@ __all__ = ["SimState", "SimStats", "TokenInfo"]
 # Pagination chains nobody finishes must not grow without bound.
 _MAX_CHAINS = 10_000
 
+_REORDER_HORIZON = 60.0
+"""Seconds an arrival may be admitted late (behind the injected latency) and still be placed
+among the arrivals before it; older entries are forgotten."""
+
 
 def _window_shape(rate: float) -> tuple[float, int]:
     """(window seconds, requests allowed in it) for a rate in requests per second.
@@ -36,6 +41,29 @@ def _window_shape(rate: float) -> tuple[float, int]:
     if rate >= 1:
         return 1.0, int(rate)
     return 1.0 / rate, 1
+
+
+def _forget(window: list[float], horizon: float) -> None:
+    if window and window[0] <= horizon:
+        del window[: bisect.bisect_right(window, horizon)]
+
+
+def _fits(window: list[float], moment: float, span: float, budget: int) -> bool:
+    """Whether ``moment`` can join the sorted arrivals so that no ``budget + 1`` of them lie
+    within ``span`` seconds: an arrival leaves the window ``span`` after it came."""
+    if budget <= 0:
+        return False
+    at = bisect.bisect_right(window, moment)
+    # Every run of budget + 1 consecutive arrivals that would include the new one.
+    for first in range(max(0, at - budget), at + 1):
+        last = first + budget  # index in the window with the new arrival inserted
+        if last > len(window):
+            break
+        start = moment if first == at else window[first]
+        end = moment if last == at else window[last - 1]
+        if end - start < span:
+            return False
+    return True
 
 
 @dataclass(slots=True)
@@ -80,8 +108,8 @@ class SimState:
         self.accounts: dict[str, str] = {}
         """appkey -> secretkey."""
         self._tokens: dict[str, TokenInfo] = {}
-        self._windows: dict[str, deque[float]] = {}
-        self._api_windows: dict[tuple[str, str], deque[float]] = {}
+        self._windows: dict[str, list[float]] = {}
+        self._api_windows: dict[tuple[str, str], list[float]] = {}
         self._chains: OrderedDict[str, _Chain] = OrderedDict()
         self._tasks: set[asyncio.Task[Any]] = set()
         self.ws: WsStats | None = None
@@ -167,22 +195,26 @@ class SimState:
     # --- rate limiting ---
 
     def admit(self, appkey: str, api_id: str, now: float | None = None) -> bool:
-        """Count a request against the sliding windows, or refuse it without counting."""
+        """Count a request against the sliding windows, or refuse it without counting.
+
+        ``now`` is the request's arrival. Requests may be admitted out of arrival order (the
+        handler decides after the injected latency, and the latency can change while requests
+        sleep in it), so each window is kept sorted and a request is admitted only if no
+        window of the rule's span around it would then hold more than the budget."""
         moment = time.monotonic() if now is None else now
-        windows: list[tuple[deque[float], float]] = []
+        windows: list[tuple[list[float], float]] = []
         if self.config.rate_limit is not None:
-            windows.append((self._windows.setdefault(appkey, deque()), self.config.rate_limit))
+            windows.append((self._windows.setdefault(appkey, []), self.config.rate_limit))
         if self.config.rate_limit_per_api_id is not None:
-            window = self._api_windows.setdefault((appkey, api_id), deque())
+            window = self._api_windows.setdefault((appkey, api_id), [])
             windows.append((window, self.config.rate_limit_per_api_id))
         for window, rate in windows:
             span, budget = _window_shape(rate)
-            while window and window[0] <= moment - span:
-                window.popleft()
-            if len(window) >= budget:
+            _forget(window, moment - span - _REORDER_HORIZON)
+            if not _fits(window, moment, span, budget):
                 return False
         for window, _ in windows:
-            window.append(moment)
+            bisect.insort(window, moment)
         return True
 
     # --- pagination ---
