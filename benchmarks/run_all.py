@@ -22,6 +22,7 @@ SCRIPTS = [
     "bench_realtime.py",
     "bench_ratelimit.py",
     "bench_memory.py",
+    "bench_fleet.py",
 ]
 SMOKE_TIMEOUT = 60.0
 FULL_TIMEOUT = 900.0

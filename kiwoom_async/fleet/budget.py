@@ -9,9 +9,11 @@ hosts' clocks have to agree and no server-side algorithm (sliding window, fixed 
 bucket) can reject them. ``burst`` is not applied across the fleet: evenly spaced grants reach
 the full rate too, and a burst shared by processes would break a sliding-window server's limit.
 
-A grant may be booked a little ahead (at most the shortest interval of its layers); a request
-that would have to wait longer is told when to ask again instead, so that waiting on one TR's
-budget never books the key's budget far into the future for everyone else.
+Grants are booked in the order requests reach Redis, however far ahead the first layer (the
+app key's budget) is booked, so no process starves. A request held up by a narrower layer (its
+TR's budget, the order budget) by more than one interval of the first layer is not booked but
+told when to ask again: waiting on one TR's budget never books the key's budget far ahead for
+everyone else.
 
 Redis unreachable: orders fail closed (:class:`FleetUnavailableError`, nothing sent);
 queries, by default (``queries_when_down="local"``), fall back to this process's own limiter
@@ -53,13 +55,14 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local n = #KEYS
 local horizon = tonumber(ARGV[n + 1])
-local grant = now
-for i = 1, n do
+local first = math.max(now, tonumber(redis.call('GET', KEYS[1]) or '0'))
+local grant = first
+for i = 2, n do
   local tat = tonumber(redis.call('GET', KEYS[i]) or '0')
   if tat > grant then grant = tat end
 end
-if grant - now > horizon then
-  return {0, grant - now - horizon}
+if grant - first > horizon then
+  return {0, grant - horizon - now}
 end
 for i = 1, n do
   local later = grant + tonumber(ARGV[i])
@@ -68,8 +71,9 @@ for i = 1, n do
 end
 return {1, grant - now}
 """
-"""KEYS: the layers' arrival-time keys; ARGV: each layer's interval in microseconds, then the
-booking horizon. Returns {1, wait before sending} or {0, wait before asking again}, in µs."""
+"""KEYS: the layers' arrival-time keys, the widest (per key) first; ARGV: each layer's
+interval in microseconds, then the booking horizon. Returns {1, wait before sending} or
+{0, wait before asking again}, in microseconds."""
 
 
 class RedisBudget:
@@ -134,7 +138,7 @@ class RedisBudget:
             return
         keys = [key for key, _ in layers]
         intervals = [interval for _, interval in layers]
-        horizon = min(intervals)
+        horizon = intervals[0]
         while True:
             try:
                 granted, wait_us = await self._grant(keys, [*intervals, horizon])

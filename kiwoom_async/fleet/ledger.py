@@ -145,10 +145,13 @@ class RedisLedger(OrderLedger):
 
     def close(self) -> None:
         """Write what is pending, if Redis lets us, and close the connections."""
-        try:
-            self.flush()
-        except LedgerUnavailableError as exc:
-            log.error("%s; %d outcome(s) not written, their keys stay inflight", exc, self.pending)
+        if self.pending:
+            try:
+                self.flush()
+            except LedgerUnavailableError as exc:
+                log.error(
+                    "%s; %d outcome(s) not written, their keys stay inflight", exc, self.pending
+                )
         self._client.close()
 
     # --- storage hooks ---------------------------------------------------------------------
