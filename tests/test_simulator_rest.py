@@ -852,9 +852,13 @@ ACCOUNT_VIEWS = frozenset(
 
 
 def _order_body(api_id: str, last: dict[str, str]) -> dict[str, str]:
+    if api_id.startswith("ust"):  # US orders and the currency exchange: the official example
+        return dict(EXAMPLES[api_id].request)
     gold = api_id.startswith("kt5")
     family = "gold" if gold else "stock"
-    if api_id in ("kt10000", "kt10001", "kt10006", "kt10007"):
+    if api_id == "kt10007":  # a credit sell names its loan
+        return {**limit(60_000), "crd_deal_tp": "99"}
+    if api_id in ("kt10000", "kt10001", "kt10006"):
         return limit(60_000)
     if api_id in ("kt50000", "kt50001"):
         return {"stk_cd": "M04020000", "ord_qty": "2", "ord_uv": "100000", "trde_tp": "00"}

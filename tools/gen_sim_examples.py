@@ -50,7 +50,13 @@ def _spec_entry(tr: dict[str, Any], is_order: bool) -> dict[str, Any]:
         "request": tr.get("example_request") or {},
         "response": _align_lists(tr.get("example_response"), sorted(lists)),
         "list_keys": sorted(lists),
-        "required": [f["name"] for f in request_fields if f.get("required")],
+        # Required as the typed models read it: not where the official example leaves the
+        # field empty.
+        "required": [
+            f["name"]
+            for f in request_fields
+            if f.get("required") and (tr.get("example_request") or {}).get(f["name"]) != ""
+        ],
         "fields": [f["name"] for f in request_fields],
         "values": {},
     }

@@ -17,6 +17,10 @@ class SimConfig:
     """How a bad token is answered: "rc3" (HTTP 200, return_code 3, ``[8005:...]`` embedded),
     "top" (HTTP 200, return_code 8005), "http401" (HTTP 401 with a JSON body)."""
 
+    validate_requests: bool = True
+    """Refuse a request missing a required field (1511) or naming a stock code of a shape no
+    exchange lists (1902), as the server does; off answers whatever is asked."""
+
     strict_credentials: bool = False
     """Accept only app keys registered with ``Simulator.add_account``; otherwise the first token
     request for an app key registers its secret key."""

@@ -7,7 +7,9 @@ Order of checks for a TR request, each failure answering at once:
 3. ``authorization: Bearer <token>`` (1513-1516 when the header is unusable; an unknown, expired,
    revoked or invalidated token per ``SimConfig.token_error_style``);
 4. the rate limiter (``return_code`` 5 with ``[1700:...]``; a refused request uses no budget);
-5. the JSON body, then the continuation headers (a wrong ``next-key`` answers 1517);
+5. the JSON body (with ``SimConfig.validate_requests``: a required field missing or empty
+   answers 1511, a stock code the exchange does not list by its shape answers 1902), then the
+   continuation headers (a wrong ``next-key`` answers 1517);
 6. the TR itself: an order; an account view built from the app key's own orders and
    positions (ka10075/ka10076/kt00007, gold kt50031/kt50075, kt00004/kt00018); or a query
    answered from the official example body.
@@ -149,6 +151,8 @@ class _RestHandler:
             status = 429 if state.config.rate_limit_style == "http429" else 200
             raise _error(5, message, api_id=spec.api_id, status=status)
         body = await self._body(request, spec.api_id)
+        if state.config.validate_requests:
+            _check_fields(spec, body)
         page = self._page(request, appkey, spec)
         if spec.category == "order":
             return await self._order(request, appkey, spec, body)
@@ -576,6 +580,40 @@ class _RestHandler:
             payload["tot_pur_amt"] = f"{tot_pur:012d}"
             payload["tot_est_amt"] = f"{tot_evlt:012d}"
         return _envelope(payload, _QUERY_OK_MSG)
+
+
+# The shapes of a stock code as the exchange lists it, prefix letter and exchange suffix
+# removed: KRX short codes (newer ones carry letters: 0009K0), the gold spot codes, and US
+# tickers.
+_DOMESTIC_CODE = re.compile(r"[0-9][0-9A-Z]{5}|M0402[0-9]{4}")
+_US_CODE = re.compile(r"[A-Z0-9][A-Z0-9./-]{0,11}")
+
+
+def _check_fields(spec: TRSpec, body: Mapping[str, Any]) -> None:
+    """Refuse what the server refuses before it looks at a TR: a required field missing or
+    empty (1511), a stock code no exchange lists by its shape (1902)."""
+    entry = EXAMPLES.get(spec.api_id)
+    if entry is None:
+        return
+    missing = [name for name in entry.required if not str(body.get(name) or "").strip()]
+    if missing:
+        raise _error(
+            1511,
+            f"필수 입력 값에 값이 존재하지 않습니다. 필수입력 파라미터={missing[0]}",
+            api_id=spec.api_id,
+        )
+    code = body.get("stk_cd")
+    sample = entry.request.get("stk_cd")
+    # Only where the TR takes one code (some US watchlist TRs take a JSON list in stk_cd).
+    if not code or not isinstance(sample, str) or sample.startswith("["):
+        return
+    shape = _US_CODE if spec.market == "us" else _DOMESTIC_CODE
+    if not isinstance(code, str) or not shape.fullmatch(normalize_code(code)):
+        raise _error(
+            1902,
+            f"종목 정보가 없습니다. 입력한 종목코드 값을 확인바랍니다. 종목코드={code}",
+            api_id=spec.api_id,
+        )
 
 
 def _envelope(payload: dict[str, Any], default_msg: str) -> dict[str, Any]:
