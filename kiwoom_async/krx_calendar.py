@@ -31,10 +31,12 @@ same wall-clock time means different moments in Seoul and on the machine running
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import functools
 import importlib
-from collections.abc import Iterable
+import warnings
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -220,24 +222,34 @@ def _day(day: date | datetime) -> date:
 
 
 def _xkrx_is_session(day: date) -> bool:
-    calendar = _xkrx()
     pandas: Any = importlib.import_module("pandas")
-    stamp = pandas.Timestamp(day)
-    if not calendar.first_session <= stamp <= calendar.last_session:
-        raise KiwoomValidationError(
-            f"{day} is outside the years the KRX calendar knows "
-            f"({calendar.first_session:%Y-%m-%d} to {calendar.last_session:%Y-%m-%d})"
-        )
-    return bool(calendar.is_session(stamp))
+    with _quiet():
+        return bool(_xkrx(day.year).is_session(pandas.Timestamp(day)))
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """exchange-calendars' own deprecation warnings from pandas concern it, not the caller."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        yield
 
 
 @functools.cache
-def _xkrx() -> Any:
-    """The XKRX calendar of ``exchange-calendars``, built once (it takes about a second)."""
+def _xkrx(year: int) -> Any:
+    """The XKRX calendar of ``exchange-calendars`` for one year (building every year at once
+    takes seconds)."""
     from .dataframes import MissingExtraError
 
     try:
         module: Any = importlib.import_module("exchange_calendars")
     except ImportError:
         raise MissingExtraError("exchange-calendars", "calendar") from None
-    return module.get_calendar("XKRX")
+    try:
+        with _quiet():
+            return module.get_calendar("XKRX", start=f"{year}-01-01", end=f"{year}-12-31")
+    except ValueError as exc:  # its own errors are ValueErrors: a year it does not cover
+        raise KiwoomValidationError(
+            f"{year} is outside the years the KRX calendar knows: {exc}"
+        ) from None
