@@ -6,11 +6,20 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 REDIS_SERVER = shutil.which("redis-server")
+
+
+@dataclass(frozen=True)
+class TLSFiles:
+    cert: Path
+    key: Path
+    ca: Path
 
 
 def free_port() -> int:
@@ -24,18 +33,25 @@ class RedisServer:
     """``redis-server`` on 127.0.0.1:``port``; ``persistent`` turns on an fsync-always AOF."""
 
     def __init__(
-        self, directory: Path, *, persistent: bool = False, extra: list[str] | None = None
+        self,
+        directory: Path,
+        *,
+        persistent: bool = False,
+        extra: list[str] | None = None,
+        tls: TLSFiles | None = None,
     ) -> None:
         assert REDIS_SERVER is not None
         self.directory = directory
         self.persistent = persistent
         self.extra = extra or []
+        self.tls = tls
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        scheme = "rediss" if self.tls else "redis"
+        return f"{scheme}://127.0.0.1:{self.port}/0"
 
     def start(self, timeout: float = 10.0) -> None:
         assert REDIS_SERVER is not None
@@ -46,7 +62,7 @@ class RedisServer:
         )
         argv = [
             REDIS_SERVER,
-            "--port", str(self.port),
+            *self._listen(),
             "--bind", "127.0.0.1",
             "--save", "",
             *durability,
@@ -67,16 +83,35 @@ class RedisServer:
                     + (self.directory / "redis.log").read_text(errors="replace")[-2000:]
                 )
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
-                    sock.sendall(b"PING\r\n")
-                    reply = sock.recv(64)
-                if reply.startswith((b"+PONG", b"-NOAUTH")):
+                if self._ping().startswith((b"+PONG", b"-NOAUTH")):
                     return
             except OSError:
                 pass
             time.sleep(0.02)
         self.stop()
         raise RuntimeError(f"redis-server did not come up on port {self.port}")
+
+    def _listen(self) -> list[str]:
+        if self.tls is None:
+            return ["--port", str(self.port)]
+        return [
+            "--port", "0",
+            "--tls-port", str(self.port),
+            "--tls-cert-file", str(self.tls.cert),
+            "--tls-key-file", str(self.tls.key),
+            "--tls-ca-cert-file", str(self.tls.ca),
+            "--tls-auth-clients", "no",
+        ]  # fmt: skip
+
+    def _ping(self) -> bytes:
+        with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as raw:
+            if self.tls is None:
+                raw.sendall(b"PING\r\n")
+                return raw.recv(64)
+            context = ssl.create_default_context(cafile=str(self.tls.ca))
+            with context.wrap_socket(raw, server_hostname="127.0.0.1") as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(64)
 
     def kill(self) -> None:
         """SIGKILL: the server dies as a crash would leave it (no final save)."""
