@@ -23,6 +23,7 @@ SCRIPTS = [
     "bench_ratelimit.py",
     "bench_memory.py",
     "bench_fleet.py",
+    "bench_trading.py",
 ]
 SMOKE_TIMEOUT = 60.0
 FULL_TIMEOUT = 900.0

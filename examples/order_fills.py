@@ -1,66 +1,83 @@
-"""Follow order fills (type 00) and balance (type 04) across reconnects, without losing one.
+"""Follow orders to their last fill across reconnects, without gluing events together by hand.
 
-The simulator drops the connection every 2 seconds. The session logs in again with a fresh
-token, re-registers, and says so in the event stream. A fill pushed while the connection was
-down is not replayed by the server, so after every ``Resubscribed`` the bot re-reads today's
-executions through REST (ka10076) and catches up on what it missed; so it does after an
-``AccountFrameLost`` (a fill frame that arrived damaged).
+``kw.trading()`` places orders and hands back live trades. The simulator fills resting limit
+orders in parts over time and drops the WebSocket every 2 seconds; fills that happen while it
+is down are never pushed. The trading session notices every gap (``Resubscribed``), re-reads
+the account's orders and balance through REST, adds what it missed (marked ``rest``) and never
+counts a fill twice. A modify gets a new order number; the trade follows it.
 """
 
 from __future__ import annotations
 
 import asyncio
 
-from kiwoom_async import Kiwoom
-from kiwoom_async.models.lifecycle import AccountFrameLost, Disconnected, Resubscribed
-from kiwoom_async.models.realtime import Balance, OrderFill
+from kiwoom_async import Kiwoom, TradeStatus, TradingSession
 from kiwoom_async.testing import Simulator
+from kiwoom_async.trading import Trade
 
 ORDERS = 6
+CODE = "005930"
 
 
-async def place_orders(kw: Kiwoom, placed: set[int]) -> None:
+async def show_updates(trading: TradingSession) -> None:
+    async for update in trading.updates():
+        if update.fill is not None:
+            fill = update.fill
+            number = fill.fill_no or "(learned from REST after a gap)"
+            print(f"fill     order {fill.ord_no}: {fill.qty} @ {fill.price}  {number}")
+        elif update.kind == "status":
+            trade = trading.trade_by_id(update.trade_id)
+            ord_no = trade.ord_no if trade is not None else None
+            status = f"{update.status.value} ({update.status.korean})"
+            print(f"status   order {ord_no or '-'}: {status}, from {update.source}")
+
+
+async def place(trading: TradingSession, price: int) -> list[Trade]:
+    trades = []
     for _ in range(ORDERS):
-        ack = await kw.order.buy("005930", qty=1, price=None, trde_tp="3")
-        placed.add(int(ack.ord_no))
+        trade = await trading.buy(CODE, qty=30, price=price, trde_tp="0")
+        print(f"placed   order {trade.ord_no}: buy 30 @ {price}")
+        trades.append(trade)
         await asyncio.sleep(0.5)
+    moved = await trading.modify(trades[-1], price=price + 100)
+    print(f"modified order {moved.ord_nos[0]} -> {moved.ord_nos[-1]} (same trade)")
+    return trades
 
 
-async def filled_through_rest(kw: Kiwoom) -> set[int]:
-    """Order numbers with an execution today, from the executions TR."""
-    numbers: set[int] = set()
-    async for page in kw.account.filled_orders():
-        numbers.update(int(row.ord_no) for row in page.cntr if row.ord_no)
-    return numbers
+async def filled_through_rest(kw: Kiwoom) -> dict[str, int]:
+    """Shares filled per order number, as the executions TR (ka10076) lists them."""
+    body = {"stk_cd": "", "qry_tp": "0", "sell_tp": "0", "ord_no": "", "stex_tp": "0"}
+    filled: dict[str, int] = {}
+    async for page in kw.rest.paginate("ka10076", body):
+        for row in page.body["cntr"]:
+            filled[row["ord_no"]] = int(row["cntr_qty"])
+    return filled
 
 
 async def main() -> None:
     async with (
-        Simulator(drop_every=2.0, ping_interval=1.0) as sim,
+        Simulator(drop_every=2.0, ping_interval=1.0, fill_interval=0.25, fill_chance=0.4) as sim,
         Kiwoom("appkey", "secretkey", base_url=sim.base_url, requests_per_second=None) as kw,
-        kw.realtime(stability_window=1.0) as rt,
+        kw.trading(stability_window=1.0) as trading,
     ):
-        await rt.subscribe([], ["00", "04"])
-        placed: set[int] = set()
-        filled: set[int] = set()
-        orders = asyncio.create_task(place_orders(kw, placed))
-        async for event in rt:
-            if isinstance(event, OrderFill) and event.fill_qty and event.order_no is not None:
-                filled.add(event.order_no)
-                print(f"fill     order {event.order_no}: {event.fill_qty} @ {event.fill_price}")
-            elif isinstance(event, Balance):
-                print(f"balance  {event.code}: {event.holding_qty} held")
-            elif isinstance(event, Disconnected):
-                print(f"gap      {event.cause}")
-            elif isinstance(event, Resubscribed | AccountFrameLost):
-                missed = (await filled_through_rest(kw)) - filled
-                for number in sorted(missed):
-                    print(f"fill     order {number}: found through REST after the gap")
-                filled |= missed
-            if orders.done() and placed <= filled:
-                break
-        await orders
-        print(f"{len(filled)} of {len(placed)} orders seen filled; none lost")
+        printer = asyncio.create_task(show_updates(trading))
+        price = sim.state.market.price(CODE) - 1_000  # below the market: the orders rest
+        trades = await place(trading, price)
+        await asyncio.gather(*(trade.done(timeout=60) for trade in trades))
+        printer.cancel()
+        listed = await filled_through_rest(kw)
+        from_rest = sum(f.qty for t in trades for f in t.fills if f.source == "rest")
+        lost = [
+            t for t in trades if t.filled_qty != sum(listed.get(leg.ord_no, 0) for leg in t.legs)
+        ]
+        held = trading.positions()[CODE].qty
+        print(f"{from_rest} shares were filled during gaps and learned through REST")
+        print(f"position {CODE}: {held} shares (from 04 events, checked against kt00018)")
+        filled = sum(1 for t in trades if t.status is TradeStatus.FILLED)
+        if lost:
+            print(f"{len(lost)} trades disagree with the server")
+        else:
+            print(f"{filled} of {len(trades)} orders seen filled; none lost")
 
 
 if __name__ == "__main__":

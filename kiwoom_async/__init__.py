@@ -41,6 +41,7 @@ from .retry import Backoff, RetryPolicy
 
 if TYPE_CHECKING:
     from .api import AccountAPI, ChartAPI, OrderAPI, QuoteAPI, Reconciliation, TypedPager
+    from .trading import Trade, TradeStatus, TradingSession
 
 __version__ = "0.1.0.dev0"
 
@@ -50,7 +51,14 @@ _FROM_API = frozenset(
 )
 
 
+_FROM_TRADING = frozenset({"Trade", "TradeStatus", "TradingSession"})
+
+
 def __getattr__(name: str) -> Any:
+    if name in _FROM_TRADING:
+        from . import trading
+
+        return getattr(trading, name)
     if name in _FROM_API:
         from . import api
 
@@ -106,6 +114,9 @@ __all__ = [
     "TRSpec",
     "TokenBudgetError",
     "TokenManager",
+    "Trade",
+    "TradeStatus",
+    "TradingSession",
     "TransportError",
     "TypedPager",
     "UnknownTRError",

@@ -77,6 +77,8 @@ class TradingSession:
         self._closed = False
         self.syncs = 0
         """Snapshots applied (the first one on start included)."""
+        self.bad_events = 0
+        """Account events that could not be applied (logged; a snapshot was read instead)."""
         self.error: BaseException | None = None
         """What ended the event stream, if it ended by itself."""
 
@@ -157,6 +159,11 @@ class TradingSession:
     def trade(self, ord_no: str) -> Trade | None:
         """The trade one of whose order numbers is ``ord_no``."""
         state = self.book.trade_of(ord_no)
+        return self._handle(state) if state is not None else None
+
+    def trade_by_id(self, trade_id: str) -> Trade | None:
+        """The trade an update names (``TradeUpdate.trade_id``)."""
+        state = self.book.trades.get(trade_id)
         return self._handle(state) if state is not None else None
 
     def positions(self) -> dict[str, Position]:
@@ -424,12 +431,19 @@ class TradingSession:
         book = self.book
         try:
             async for event in self.realtime:
-                if isinstance(event, OrderFill):
-                    if book.apply_event(order_event(event)):
+                try:
+                    if isinstance(event, OrderFill):
+                        if book.apply_event(order_event(event)):
+                            self._request_sync()
+                    elif isinstance(event, Balance):
+                        book.apply_balance(*balance_of(event))
+                    elif isinstance(event, Resubscribed | AccountFrameLost):
                         self._request_sync()
-                elif isinstance(event, Balance):
-                    book.apply_balance(*balance_of(event))
-                elif isinstance(event, Resubscribed | AccountFrameLost):
+                except Exception:
+                    # Whatever an event holds must not end the session: a snapshot reads
+                    # what it would have said.
+                    self.bad_events += 1
+                    log.exception("trading: an account event could not be applied: %r", event)
                     self._request_sync()
                 if book.updates:
                     self._after_change()
