@@ -70,12 +70,14 @@ class Table:
 Pages: TypeAlias = TRResponse | Iterable[TRResponse]
 
 
-def table(pages: Pages, rows: str | None = None) -> Table:
-    """The rows of one page, or of several pages of the same TR in order."""
+def table(pages: Pages, rows: str | None = None, *, model: type[TRResponse] | None = None) -> Table:
+    """The rows of one page, or of several pages of the same TR in order. ``model`` gives
+    the columns when there may be no page at all (a pager that found nothing)."""
     page_list = [pages] if isinstance(pages, TRResponse) else list(pages)
-    if not page_list:
-        return Table({}, {})
-    model = type(page_list[0])
+    if model is None:
+        if not page_list:
+            return Table({}, {})
+        model = type(page_list[0])
     for page in page_list:
         if type(page) is not model:
             raise KiwoomValidationError(
@@ -101,11 +103,13 @@ def table(pages: Pages, rows: str | None = None) -> Table:
     return Table(columns, kinds)
 
 
-def to_pandas(pages: Pages, rows: str | None = None) -> pandas.DataFrame:
+def to_pandas(
+    pages: Pages, rows: str | None = None, *, model: type[TRResponse] | None = None
+) -> pandas.DataFrame:
     """A pandas DataFrame of :func:`table`: integers as nullable ``Int64``, rates as
     ``float64``, dates as ``datetime64`` (midnight), times as KST-aware datetimes."""
     pd: Any = _require("pandas", "pandas")
-    data = table(pages, rows)
+    data = table(pages, rows, model=model)
     series: dict[str, Any] = {}
     for name, values in data.columns.items():
         kind = data.kinds[name]
@@ -123,11 +127,13 @@ def to_pandas(pages: Pages, rows: str | None = None) -> pandas.DataFrame:
     return frame
 
 
-def to_polars(pages: Pages, rows: str | None = None) -> polars.DataFrame:
+def to_polars(
+    pages: Pages, rows: str | None = None, *, model: type[TRResponse] | None = None
+) -> polars.DataFrame:
     """A polars DataFrame of :func:`table`: ``Int64``, ``Float64``, ``Date`` and
     ``Datetime(time_zone="Asia/Seoul")`` columns, missing values as nulls."""
     pl: Any = _require("polars", "polars")
-    data = table(pages, rows)
+    data = table(pages, rows, model=model)
     dtypes = {
         "int": pl.Int64,
         "float": pl.Float64,

@@ -115,3 +115,12 @@ def test_without_the_extra_the_error_names_it(
         getattr(page, method)()
     assert isinstance(caught.value, KiwoomError)
     assert f"kiwoom-async[{module}]" in str(caught.value)
+
+
+async def test_no_rows_still_gives_typed_columns(kw: Kiwoom) -> None:
+    frame = await kw.account.open_orders().to_polars()  # no order placed: an empty list
+    assert frame.height == 0
+    assert frame.schema["ord_no"] == pl.String and frame.schema["ord_qty"] == pl.Int64
+
+    no_pages = to_pandas([], model=AccountEvaluationBalance)
+    assert len(no_pages) == 0 and str(no_pages["rmnd_qty"].dtype) == "Int64"

@@ -117,14 +117,14 @@ class TypedPager(Generic[ModelT]):
         DataFrame (``pip install 'kiwoom-async[pandas]'``)."""
         from ..dataframes import to_pandas
 
-        return to_pandas(await self.all(), rows)
+        return to_pandas(await self.all(), rows, model=self._model)
 
     async def to_polars(self, rows: str | None = None) -> polars.DataFrame:
         """Fetch the pages (as ``await pager`` does) and return their rows as one polars
         DataFrame (``pip install 'kiwoom-async[polars]'``)."""
         from ..dataframes import to_polars
 
-        return to_polars(await self.all(), rows)
+        return to_polars(await self.all(), rows, model=self._model)
 
 
 class TRGroup:

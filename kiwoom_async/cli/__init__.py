@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -85,7 +86,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         # asyncio.run cancelled the command first, so every session is closed by now.
         code = 0 if args.command == "stream" else EXIT_INTERRUPTED
         sys.stderr.write("stopped\n")
-    except BrokenPipeError:  # `kiwoom-async chart ... | head`
+    except BrokenPipeError:  # `kiwoom-async chart ... | head`: the reader has had enough
+        # Python flushes stdout once more at exit; point it at nothing so that is quiet too.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         code = 0
     sys.exit(code)
 
