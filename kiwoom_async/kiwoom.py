@@ -24,6 +24,7 @@ from .rest import RestSession
 from .retry import RetryPolicy
 
 if TYPE_CHECKING:
+    from .api._placement import OrderPlacement
     from .api.credit import CreditOrderAPI
     from .api.order import OrderAPI
     from .api.us import UsAPI
@@ -123,25 +124,35 @@ class Kiwoom(DomesticGroups):
     # groups come from DomesticGroups (generated); the order groups need the ledger.
 
     @cached_property
+    def _placement(self) -> OrderPlacement:
+        # One ledger and one once-only send for every order group of this client.
+        from ._ledger_io import LedgerRunner
+        from .api._placement import OrderPlacement
+        from .ledger import MemoryLedger
+
+        ledger = self._order_ledger if self._order_ledger is not None else MemoryLedger()
+        return OrderPlacement(self.rest, LedgerRunner(ledger))
+
+    @cached_property
     def order(self) -> OrderAPI:
         """Order TRs (주문): cash and gold spot orders, reconciliation."""
         from .api.order import OrderAPI
 
-        return OrderAPI(self.rest, ledger=self._order_ledger, check_ticks=self._check_ticks)
+        return OrderAPI(self.rest, check_ticks=self._check_ticks, placement=self._placement)
 
     @cached_property
     def credit(self) -> CreditOrderAPI:
         """Credit order TRs (신용주문), sharing ``order``'s idempotency ledger."""
         from .api.credit import CreditOrderAPI
 
-        return CreditOrderAPI(self.rest, self.order.placement)
+        return CreditOrderAPI(self.rest, self._placement)
 
     @cached_property
     def us(self) -> UsAPI:
         """The US groups: ``kw.us.quote``, ``kw.us.stock``, ``kw.us.order`` ..."""
         from .api.us import UsAPI
 
-        return UsAPI(self.rest, self.order.placement)
+        return UsAPI(self.rest, self._placement)
 
     @property
     def allow_real_orders(self) -> bool:

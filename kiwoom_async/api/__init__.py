@@ -27,7 +27,8 @@ if TYPE_CHECKING:
         Reconciliation,
         StockTradeType,
     )
-    from .us import UsAPI, UsExchangeAPI, UsOrderAPI
+    from .us import UsAPI
+    from .us_orders import UsExchangeAPI, UsOrderAPI
 
 _HAND_WRITTEN = {
     "GOLD_CODES": "order",
@@ -40,8 +41,8 @@ _HAND_WRITTEN = {
     "StockTradeType": "order",
     "CreditOrderAPI": "credit",
     "UsAPI": "us",
-    "UsExchangeAPI": "us",
-    "UsOrderAPI": "us",
+    "UsExchangeAPI": "us_orders",
+    "UsOrderAPI": "us_orders",
 }
 
 __all__ = [

@@ -96,12 +96,16 @@ class OrderAPI(TRGroup, StockOrderForms):
         allow_real_orders: bool = False,
         clock_skew: float = 30.0,
         check_ticks: bool | InstrumentOf = False,
+        placement: OrderPlacement | None = None,
     ) -> None:
         super().__init__(rest)
         self.check_ticks = check_ticks
-        self._ledger_io = LedgerRunner(ledger if ledger is not None else MemoryLedger())
-        self.placement = OrderPlacement(rest, self._ledger_io)
-        """Sends orders once; the credit and US order groups place through it too."""
+        if placement is None:
+            io = LedgerRunner(ledger if ledger is not None else MemoryLedger())
+            placement = OrderPlacement(rest, io)
+        self.placement = placement
+        """Sends orders once; the client's credit and US order groups share it."""
+        self._ledger_io = placement.ledger_io
         if allow_real_orders:
             rest.allow_real_orders = True
         self.clock_skew = clock_skew
