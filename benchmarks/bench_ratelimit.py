@@ -20,6 +20,7 @@ Run: ``python benchmarks/bench_ratelimit.py`` (``--smoke``: a few seconds each).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sys
@@ -96,7 +97,7 @@ async def _workers(kw: Kiwoom, deadline: float, trace: Trace, record: bool) -> N
     """``record``: answers go into the trace here (else the session's feedback does it)."""
 
     async def worker() -> None:
-        while time.monotonic() < deadline:
+        while True:
             try:
                 await kw.rest.call(API_ID, BODY)
             except RateLimitError:
@@ -107,7 +108,11 @@ async def _workers(kw: Kiwoom, deadline: float, trace: Trace, record: bool) -> N
                     trace.accepted.append(time.monotonic())
                 trace.calls += 1
 
-    await asyncio.gather(*(worker() for _ in range(WORKERS)))
+    # Stopped at the deadline: callers queued for a grant would otherwise stretch the run.
+    loop = asyncio.get_running_loop()
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout_at(loop.time() + deadline - time.monotonic()):
+            await asyncio.gather(*(worker() for _ in range(WORKERS)))
 
 
 async def run_told(base_url: str, rate: float, duration: float) -> dict[str, float]:
@@ -133,9 +138,10 @@ async def run_told(base_url: str, rate: float, duration: float) -> dict[str, flo
 
 
 async def run_adaptive(
-    server: Server, which: str, duration: float, switch_at: list[float]
+    server: Server, which: str, duration: float, switch_at: list[float], gap: float = 1.1
 ) -> tuple[Trace, list[tuple[float, float]]]:
     """One run of an adaptive limiter; SIGUSR1 to the server at each ``switch_at`` second."""
+    await asyncio.sleep(gap)  # the server's window forgets the run before this one
     kw = Kiwoom(APPKEY, SECRETKEY, base_url=server.base_url, requests_per_second="auto")
     trace = Trace()
     budget: list[tuple[float, float]] = []
@@ -225,13 +231,15 @@ def _told(rates: list[float], duration: float) -> list[dict[str, float]]:
 Runs = dict[str, dict[float, list[dict[str, float]]]]
 
 
-def _auto(rates: list[float], duration: float, repeat: int, traces: dict[str, Any]) -> Runs:
+def _auto(
+    rates: list[float], duration: float, repeat: int, traces: dict[str, Any], gap: float
+) -> Runs:
     auto: Runs = {w: {r: [] for r in rates} for w in LIMITERS}
     for rate in rates:
         with simulator("--rate-limit", f"{rate:g}") as server:
             for _ in range(repeat):
                 for which in LIMITERS:  # alternated, against the same server
-                    trace, budget = asyncio.run(run_adaptive(server, which, duration, []))
+                    trace, budget = asyncio.run(run_adaptive(server, which, duration, [], gap))
                     auto[which][rate].append(summarize_auto(trace, budget, rate, duration))
                     traces[f"{which} {rate:g}"] = budget
     rows = []
@@ -262,13 +270,14 @@ def _auto(rates: list[float], duration: float, repeat: int, traces: dict[str, An
     return auto
 
 
-def _schedule(phase: float, repeat: int, traces: dict[str, Any]) -> dict[str, Any]:
+def _schedule(phase: float, repeat: int, traces: dict[str, Any], gap: float) -> dict[str, Any]:
     runs: dict[str, list[dict[str, float]]] = {w: [] for w in LIMITERS}
     for _ in range(repeat):
         for which in LIMITERS:
             with schedule_server(SCHEDULE) as server:
                 switch = [phase, 2 * phase]
-                trace, budget = asyncio.run(run_adaptive(server, which, 3 * phase, switch))
+                run = run_adaptive(server, which, 3 * phase, switch, gap)
+                trace, budget = asyncio.run(run)
                 runs[which].append(summarize_schedule(trace, budget, phase))
                 traces[f"{which} schedule"] = budget
     keys = (
@@ -304,19 +313,21 @@ def main() -> None:
     p.add_argument("--phase", type=float, default=20.0, help="seconds per schedule phase")
     p.add_argument("--repeat", type=int, default=1, help="auto and schedule runs per limiter")
     p.add_argument("--skip", nargs="*", default=[], choices=("told", "auto", "schedule"))
+    p.add_argument("--gap", type=float, default=1.1, help="seconds between runs on a server")
     args = p.parse_args()
     if args.smoke:
-        args.rates, args.duration, args.auto_duration, args.phase = "20", 1.5, 3.0, 1.0
+        args.rates, args.duration, args.auto_duration, args.phase = "20", 1.0, 1.5, 0.5
+        args.gap = 0.0
     rates = [float(r) for r in args.rates.split(",")]
     traces: dict[str, Any] = {}
     payload: dict[str, Any] = {"params": vars(args)}
     if "told" not in args.skip:
         payload["told"] = _told(rates, args.duration)
     if "auto" not in args.skip:
-        auto = _auto(rates, args.auto_duration, args.repeat, traces)
+        auto = _auto(rates, args.auto_duration, args.repeat, traces, args.gap)
         payload["auto"] = {w: {f"{r:g}": runs for r, runs in by.items()} for w, by in auto.items()}
     if "schedule" not in args.skip:
-        payload["schedule"] = _schedule(args.phase, args.repeat, traces)
+        payload["schedule"] = _schedule(args.phase, args.repeat, traces, args.gap)
     payload["budget_traces"] = traces
     path = write_result("ratelimit", payload)
     print(f"\nwrote {path}")

@@ -21,7 +21,9 @@ limit. Here the server's answers are read more closely:
   only after ``quiet_calls`` accepted requests and ``quiet_seconds`` (jittered), so probes
   cost about one rejection per few hundred calls; a probe that holds doubles the next step,
   so a limit that rose is reached in a few windows.
-- A rejection of a request granted before the last change is old news and changes nothing.
+- A rejection of a request granted before the last cut is old news and changes nothing; when
+  none of this client's requests got into the window (another client filled it), the budget
+  halves, at most once per window.
 """
 
 from __future__ import annotations
@@ -122,6 +124,10 @@ class RateControl:
 
     def _cut(self, granted_at: float, now: float) -> None:
         accepted = self.accepted_before(granted_at)
+        if accepted < 1 and now - self._cut_at < self.window:
+            # The window is full of requests that are not ours (another client on the key,
+            # or an earlier run): halving once per window is enough, not once per refusal.
+            return
         # Nothing of ours got in: the limit is below one per window, halve.
         rate = accepted / self.window if accepted >= 1 else self.rate / 2
         self.limit_known = True

@@ -355,3 +355,16 @@ async def test_requests_per_second_auto_learns_the_simulators_limit() -> None:
     assert limiter.control.limit_known
     assert limiter.rate == 10.0
     assert limiter.control.rejections == sim.stats.rate_limit_rejections >= 1
+
+
+def test_a_window_full_of_other_requests_halves_the_budget_once_per_window() -> None:
+    c = control(8.0)
+    t = 0.0
+    while t < 1.0:  # every request refused: another client holds the whole window
+        c.granted(t, True)
+        c.answered(t, True, t + 0.002)
+        t += 0.05
+    assert c.rate == 4.0  # once in that window, not once per refusal
+    c.granted(1.1, True)
+    c.answered(1.1, True, 1.102)
+    assert c.rate == 2.0
