@@ -25,6 +25,7 @@ GENERATORS = (
     "gen_api.py",
     "gen_realtime.py",
     "gen_sim_examples.py",
+    "gen_docs.py",
 )
 
 
