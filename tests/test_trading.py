@@ -14,12 +14,16 @@ from kiwoom_async import InvalidOrderError, Kiwoom
 from kiwoom_async.retry import Backoff
 from kiwoom_async.testing import Simulator
 from kiwoom_async.trading import (
+    OrderSpec,
     TradeNotOpenError,
+    TradeState,
     TradeStatus,
     TradeTimeoutError,
     TradingClosedError,
     TradingSession,
 )
+from kiwoom_async.trading._persist import TradeStore
+from kiwoom_async.trading.book import OrderEvent
 from tests.conftest import seconds, until
 
 APPKEY, SECRETKEY = "trading-appkey-0123456789", "trading-secretkey-9876543210"
@@ -181,3 +185,42 @@ async def test_closing_leaves_nothing_running(sim: Simulator) -> None:
             await trading.buy("005930", qty=1, price=None, trde_tp="3")
     await asyncio.sleep(0)
     assert asyncio.all_tasks() - before == set()
+
+
+async def test_a_trade_sent_by_a_process_that_died_is_found_by_its_key(
+    sim: Simulator, tmp_path: Path
+) -> None:
+    path = tmp_path / "trades.json"
+    async with client(sim) as kw:
+        # The last process sent this order and died before it saved the answer.
+        ack = await kw.order.buy("005930", qty=3, price=None, trde_tp="3", idempotency_key="k1")
+        spec = OrderSpec(stk_cd="005930", side="buy", qty=3, price=None, idempotency_key="k1")
+        pending = TradeState(id="from-last-run", order=spec)
+        path.write_bytes(TradeStore.encode([pending], {}))
+        async with kw.trading(state_path=path, **FAST) as trading:
+            (trade,) = trading.trades()
+            assert await trade.done(timeout=seconds(5)) is TradeStatus.FILLED
+    assert trade.id == "from-last-run" and trade.ord_no == ack.ord_no and not trade.external
+    assert trade.filled_qty == 3
+
+
+async def test_an_event_that_cannot_be_applied_ends_nothing(
+    sim: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with client(sim) as kw, kw.trading(**FAST) as trading:
+        real_apply = trading.book.apply_event
+        calls = 0
+
+        def broken_once(event: OrderEvent) -> bool:
+            nonlocal calls
+            calls += 1
+            if calls == 1:
+                raise ValueError("a shape nobody foresaw")
+            return real_apply(event)
+
+        monkeypatch.setattr(trading.book, "apply_event", broken_once)
+        syncs = trading.syncs
+        trade = await trading.buy("005930", qty=2, price=None, trde_tp="3")
+        assert await trade.done(timeout=seconds(5)) is TradeStatus.FILLED
+        await until(lambda: trading.syncs > syncs)
+    assert trading.bad_events == 1 and trade.filled_qty == 2

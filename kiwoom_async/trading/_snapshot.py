@@ -156,12 +156,21 @@ def balance_of(event: Balance) -> tuple[str, int | None, int | None, str]:
 
 def _safe_int(raw: str) -> int | None:
     try:
+        return abs(int(raw))  # the common case: plain digits, maybe a marker
+    except ValueError:
+        pass
+    try:
         return unsigned_int(raw)
     except KiwoomError:
         return None
 
 
 def _safe_price(raw: str) -> int | None:
+    """A price's +/- is a direction marker: the magnitude, as :func:`_safe_int` reads it."""
+    try:
+        return abs(int(raw))
+    except ValueError:
+        pass
     try:
         return parse_price(raw)
     except KiwoomError:

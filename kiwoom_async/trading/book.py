@@ -121,6 +121,8 @@ class BookStats:
 
 def order_key(ord_no: str) -> str:
     """Order numbers compare without leading zeros (the server pads them variously)."""
+    if ord_no.isdigit():
+        return ord_no.lstrip("0") or "0"
     digits = "".join(ch for ch in ord_no if ch.isdigit())
     return digits.lstrip("0") or ("0" if digits else "")
 
@@ -148,6 +150,12 @@ class TradeBook:
     def leg(self, ord_no: str) -> tuple[TradeState, Leg] | None:
         return self._legs.get(order_key(ord_no))
 
+    def claimable(self, ord_no: str) -> bool:
+        """Whether an order found for a trade of ours may be tied to it: nothing holds the
+        number yet, or only an order nobody here claimed (an unclaimed or external one)."""
+        found = self._legs.get(order_key(ord_no))
+        return found is None or found[0].id in self._unclaimed or found[0].external
+
     def trade_of(self, ord_no: str) -> TradeState | None:
         found = self._legs.get(order_key(ord_no))
         return found[0] if found is not None else None
@@ -169,6 +177,9 @@ class TradeBook:
         key = order_key(ord_no)
         known = self._legs.get(key)
         if known is not None and known[0] is not trade:
+            if not self.claimable(ord_no):
+                self.note(trade, f"order number {ord_no} already belongs to another trade")
+                return
             self._adopt(trade, known[0])
         elif known is None:
             leg = Leg(ord_no=ord_no, kind="new", qty=trade.order.qty, price=trade.order.price or 0)

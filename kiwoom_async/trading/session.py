@@ -112,6 +112,11 @@ class TradingSession:
                 self.book.restore(saved.trades, saved.positions)
                 for trade in saved.trades:
                     self._handle(trade)
+                    key = trade.order.idempotency_key
+                    if not trade.legs and not trade.status.done and key is not None:
+                        # Sent by the last process, its answer never recorded: look it up.
+                        self.book.inflight += 1
+                        self._spawn(self._find_lost(trade, key))
         try:
             await self.realtime.start()
             async with asyncio.timeout(self.start_timeout):
@@ -376,20 +381,22 @@ class TradingSession:
         self._after_change()
         return handle
 
-    async def _find_lost(self, state: TradeState, lost: OrderStatusUnknownError) -> None:
+    async def _find_lost(self, state: TradeState, target: OrderStatusUnknownError | str) -> None:
         """An order whose answer was lost: found, it joins its trade; provably absent, the
         trade is rejected; otherwise it stays pending (see ``reason``)."""
         try:
-            found = await self._order.reconcile(lost)
+            found = await self._order.reconcile(target)
         except KiwoomError as exc:
             self.book.note(state, f"answer lost; looking it up failed: {exc}")
         else:
-            if found.ord_no is not None:
-                self.book.bind(state, found.ord_no, "rest")
-            elif found.complete and not found.found:
+            # An identical order of another trade of ours is not this one.
+            free = [c for c in found.candidates if self.book.claimable(c)]
+            if len(free) == 1:
+                self.book.bind(state, free[0], "rest")
+            elif found.complete and not free:
                 self.book.reject(state, "answer lost, and the server lists no such order", "rest")
             else:
-                self.book.note(state, f"answer lost; candidates {list(found.candidates)}")
+                self.book.note(state, f"answer lost; candidates {free}: not deciding")
         finally:
             self.book.settle_inflight()
             self._after_change()
