@@ -373,3 +373,67 @@ def test_models_are_frozen() -> None:
         request.stk_cd = "000660"  # type: ignore[attr-defined]
     with pytest.raises(AttributeError):
         response.return_code = 1  # type: ignore[misc]
+
+
+ALIASED = sorted(
+    (api_id, key, alias)
+    for api_id in IDS
+    for key in TRS[api_id]["response"]["lists"]
+    for alias, known in RESPONSE_MODELS[api_id].row_keys.items()
+    if alias != key and known is RESPONSE_MODELS[api_id].row_keys[key]
+)
+
+
+def test_every_list_the_example_spells_differently_has_an_alias() -> None:
+    # result_lsit (US TRs), prm_trde_trnsn (ka90003), inds_dt_pole_qry (ka20005).
+    # A table list the example lacks while it sends another list instead (the fact base lists
+    # ka20005's only as example_only_top).
+    spelled = {
+        api_id
+        for api_id in IDS
+        if any(k not in TRS[api_id]["example_response"] for k in TRS[api_id]["response"]["lists"])
+        and any(
+            isinstance(TRS[api_id]["example_response"].get(k), list)
+            for k in TRS[api_id].get("spec_vs_example_mismatch", {}).get("example_only_top") or []
+        )
+    }
+    assert spelled == {api_id for api_id, _, _ in ALIASED}
+    assert len(spelled) == 13
+
+
+@pytest.mark.parametrize(("api_id", "key", "alias"), ALIASED)
+def test_rows_under_either_spelling_decode_into_the_tables_attribute(
+    api_id: str, key: str, alias: str
+) -> None:
+    body = example(api_id)
+    rows = body.get(alias) or body.get(key)
+    assert rows, "the official example carries rows under one of the spellings"
+    envelope = {"return_code": 0, "return_msg": ""}
+    under_table = decode_response(api_id, {**envelope, key: rows})
+    under_alias = decode_response(api_id, {**envelope, alias: rows})
+    assert getattr(under_table, key) == getattr(under_alias, key)
+    assert len(getattr(under_alias, key)) == len(rows)
+
+
+def marked_values(model: object) -> list[tuple[str, object]]:
+    """(name, value) of every attribute that has a direction marker beside it, rows included."""
+    found: list[tuple[str, object]] = []
+    for name in type(model).__struct_fields__:  # type: ignore[attr-defined]
+        value = getattr(model, name)
+        if isinstance(value, list):
+            for row in value:
+                if hasattr(row, "__struct_fields__"):
+                    found += marked_values(row)
+        elif f"{name}_dir" in type(model).__struct_fields__:  # type: ignore[attr-defined]
+            found.append((name, value))
+    return found
+
+
+@pytest.mark.parametrize("api_id", IDS)
+def test_prices_and_index_levels_are_magnitudes_in_every_example(api_id: str) -> None:
+    # A leading sign on a price or an index level is a direction, never a negative value.
+    model = decode_response(api_id, example(api_id))
+    negative = [
+        (name, v) for name, v in marked_values(model) if isinstance(v, (int, float)) and v < 0
+    ]
+    assert negative == []
