@@ -16,6 +16,9 @@ ready for ``stability_window`` seconds, so a server that accepts and drops at on
 hammered. A LOGIN refused for a token reason invalidates the token and retries once with a
 new one; any other refusal, and SYSTEM R10001 (another session took over the app key), end
 the session with an error instead of a reconnect war.
+
+The connection's lifecycle is :class:`~kiwoom_async._realtime_link.ConnectionLoop`; this
+module is what arrives on it (frames decoded, events and acks dispatched) and the requests.
 """
 
 from __future__ import annotations
@@ -29,24 +32,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from websockets.exceptions import InvalidHandshake
-
-from . import _codes
 from ._env import ws_url
 from ._queue import EventQueue, OverflowPolicy, QueueStats
-from ._secret import Secret
-from ._wsconn import WsClosedError, WsConnection, open_connection
+from ._realtime_link import ConnectionLoop, TokenSuspicion, group_entries
+from ._realtime_link import Entry as Entry
+from ._realtime_link import Event as Event
+from ._realtime_link import wire_log as wire_log
+from ._wsconn import WsClosedError, WsConnection
 from .auth import TokenManager
 from .errors import (
     ConnectionClosedError,
-    KiwoomError,
     KiwoomValidationError,
-    LoginRefusedError,
-    RealtimeError,
     SessionTakenOverError,
     SubscriptionError,
-    TokenBudgetError,
-    TransportError,
 )
 from .models import frames
 from .models.frames import (
@@ -55,7 +53,6 @@ from .models.frames import (
     CnsrReqFrame,
     ControlFrame,
     FrameDecodeError,
-    LoginFrame,
     PingFrame,
     RegFrame,
     RemoveFrame,
@@ -65,11 +62,6 @@ from .models.frames import (
 )
 from .models.lifecycle import (
     AccountFrameLost,
-    Connected,
-    Disconnected,
-    LifecycleEvent,
-    Reconnecting,
-    Resubscribed,
     SystemMessage,
 )
 from .models.realtime import EVENT_TYPES, RealtimeEvent
@@ -82,35 +74,11 @@ _ACCOUNT_TYPE = re.compile(rb'"0[04]"')
 
 log = logging.getLogger("kiwoom_async.realtime")
 
-
-class _RedactTokens(logging.Filter):
-    """The wire log shows every frame at DEBUG, LOGIN included: mask the token in them."""
-
-    _TOKEN = re.compile(r'("token"\s*:\s*")[^"\']*')
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if '"token"' in message:
-            record.msg, record.args = self._TOKEN.sub(r"\1***", message), ()
-        return True
-
-
-wire_log = logging.getLogger("kiwoom_async.realtime.wire")
-"""Every frame sent and received, at DEBUG, with tokens masked."""
-wire_log.addFilter(_RedactTokens())
-
-Event = RealtimeEvent | LifecycleEvent
 AckFrame = RegFrame | RemoveFrame | CnsrLstFrame | CnsrReqFrame | CnsrClrFrame
 _ACK_FRAMES = (RegFrame, RemoveFrame, CnsrLstFrame, CnsrReqFrame, CnsrClrFrame)
 
 REGISTRABLE_TYPES = frozenset(EVENT_TYPES) - {"02"}
 """Types REG accepts; ``02`` (condition hits) comes through :meth:`condition_subscribe`."""
-
-_LOGIN_FRAME_CAP = 100
-"""Frames tolerated before the LOGIN answer (SYSTEM, PING) before giving up on it."""
-
-_CLOSE_TIMEOUT = 2.0
-"""Seconds the closing handshake may take before the socket is simply dropped."""
 
 
 @dataclass(slots=True)
@@ -130,61 +98,11 @@ class RealtimeStats:
     queue: QueueStats = field(default_factory=QueueStats)
 
 
-Entry = tuple[tuple[str, ...], tuple[str, ...]]
-"""(items, types) of one REG data entry."""
-
-
 class _Closed(Exception):
     """Ends the event stream after the user closed the session."""
 
 
-class _TokenRefused(Exception):
-    def __init__(self, error: LoginRefusedError) -> None:
-        self.error = error
-
-
-class _TokenSuspicion:
-    """Decides when a connection's failure points at the token; only then is a new one
-    fetched, so a server that refuses or drops for other reasons never churns tokens.
-
-    The evidence: a LOGIN refused for a token reason (8005...), or for no stated reason; or
-    two connections in a row dropped before the LOGIN answer without a word from the server
-    (some servers drop a dead token instead of refusing it). A server that said something
-    first (a SYSTEM frame, a PING) before dropping was not silent about a token it disliked."""
-
-    def __init__(self) -> None:
-        self._silent_drops = 0
-        self._heard = False
-
-    def connecting(self) -> None:
-        self._heard = False
-
-    def heard_from_server(self) -> None:
-        self._heard = True
-
-    def logged_in(self) -> None:
-        self._silent_drops = 0
-
-    @staticmethod
-    def blames_token(refusal: LoginRefusedError) -> bool:
-        outcome = _codes.classify(200, refusal.return_code, refusal.detail_code)
-        if outcome is _codes.Outcome.TOKEN:
-            return True
-        return refusal.detail_code is None and outcome is not _codes.Outcome.AUTH
-
-    def dropped_before_login(self) -> bool:
-        """Whether this drop, with the ones before it, is evidence against the token."""
-        if self._heard:
-            self._silent_drops = 0
-            return False
-        self._silent_drops += 1
-        if self._silent_drops < 2:
-            return False
-        self._silent_drops = 0
-        return True
-
-
-class RealtimeSession:
+class RealtimeSession(ConnectionLoop):
     """A self-healing realtime connection. Use as ``async with`` and ``async for``.
 
     ``overflow`` picks what happens to market data when the consumer falls ``queue_size``
@@ -235,7 +153,7 @@ class RealtimeSession:
         self._task: asyncio.Task[None] | None = None
         self._fatal: BaseException | None = None
         self._closing = False
-        self._suspicion = _TokenSuspicion()
+        self._suspicion = TokenSuspicion()
 
     def __repr__(self) -> str:
         state = "ready" if self.ready else "closed" if self._closing else "connecting"
@@ -278,7 +196,7 @@ class RealtimeSession:
     @property
     def subscriptions(self) -> dict[str, list[Entry]]:
         """The desired state: grp_no -> [(items, types), ...], replayed on every reconnect."""
-        return {grp: _entries(pairs) for grp, pairs in self._groups.items()}
+        return {grp: group_entries(pairs) for grp, pairs in self._groups.items()}
 
     async def wait_ready(self, timeout: float | None = None) -> None:
         """Wait until logged in and resubscribed; raise the session's fatal error if it
@@ -374,185 +292,6 @@ class RealtimeSession:
         await self._request(ws, "CNSRCLR", frames.encode_cnsrclr(seq), seq)
         self._conditions.pop(seq, None)
 
-    # --- connection supervisor -----------------------------------------------------------
-
-    async def _supervise(self) -> None:
-        attempt = 0
-        relogin_used = False
-        try:
-            while True:
-                try:
-                    cause, stable = await self._connect_once()
-                except _TokenRefused as refused:
-                    if relogin_used:
-                        raise refused.error from None
-                    relogin_used = True  # one immediate LOGIN with a new token
-                    continue
-                if self._closing:
-                    return  # aclose() ran while this connection was ending: no reconnect
-                if stable is not None:
-                    relogin_used = False
-                if stable:
-                    attempt = 0
-                attempt += 1
-                self.stats.reconnects += 1
-                if self.max_attempts is not None and attempt > self.max_attempts:
-                    self._fail(
-                        ConnectionClosedError(
-                            f"gave up after {self.max_attempts} reconnect attempts: {cause}"
-                        )
-                    )
-                    return
-                delay = self.backoff.delay(attempt)
-                log.info("reconnecting in %.2f s (attempt %d): %s", delay, attempt, cause)
-                self._queue.put_lifecycle(Reconnecting(attempt, delay, cause))
-                await asyncio.sleep(delay)
-        except asyncio.CancelledError:
-            raise
-        except KiwoomError as exc:
-            self._fail(exc)
-        except Exception as exc:  # a bug must end the stream loudly, not hang the consumer
-            log.exception("realtime session failed")
-            self._fail(RealtimeError(f"realtime session failed: {type(exc).__name__}: {exc}"))
-
-    async def _connect_once(self) -> tuple[str, bool | None]:
-        """One connection from open to drop.
-
-        Returns (cause, stable): stable is None when LOGIN never succeeded, else whether
-        the connection stayed ready for the stability window. A LOGIN refused for a token
-        reason raises _TokenRefused after invalidating the token; fatal conditions raise.
-        """
-        assert self._ready is not None
-        try:
-            ws = await open_connection(
-                self.url,
-                open_timeout=self.open_timeout,
-                max_size=self.max_frame_size,
-                logger=wire_log,
-            )
-        except (OSError, TimeoutError, InvalidHandshake) as exc:
-            return f"connect failed: {type(exc).__name__}: {exc}", None
-        ready_since: float | None = None
-        cause = "connection closed"
-        token: Secret | None = None
-        suspicion = self._suspicion
-        suspicion.connecting()
-        try:
-            # Wrapped so the token never shows in a traceback's locals.
-            token = Secret(await self.tokens.token())
-            try:
-                await self._login(ws, token)
-            except LoginRefusedError as exc:
-                if not suspicion.blames_token(exc):
-                    raise  # a stated reason a new token does not fix (8030...): final
-                self.tokens.invalidate(token.reveal())
-                log.info("LOGIN refused (%s); retrying once with a new token", exc.return_msg)
-                raise _TokenRefused(exc) from None
-            suspicion.logged_in()
-            self.stats.connections += 1
-            self._ws = ws
-            ready_since = asyncio.get_running_loop().time()
-            self._queue.put_lifecycle(Connected(self.stats.connections))
-            ws.start_delivery(self._on_message)
-            await self._while_open(ws)
-        except WsClosedError as closed:
-            cause = f"connection closed ({closed})"
-        except (OSError, TimeoutError) as failed:
-            cause = f"connection failed: {type(failed).__name__}"
-        except (TransportError, TokenBudgetError) as failed:
-            # No token just now (the REST host failed, or the issue budget is spent): retry
-            # like a network fault, after the backoff.
-            cause = f"no token: {failed}"
-        finally:
-            self._ws = None
-            self._ready.clear()
-            self._fail_pending(ConnectionClosedError(f"connection dropped: {cause}"))
-            # Not shielded: cancelled while closing, the connection aborts its socket.
-            with contextlib.suppress(Exception):
-                await ws.close(_CLOSE_TIMEOUT)
-        if ready_since is None:
-            if token is not None and suspicion.dropped_before_login():
-                self.tokens.invalidate(token.reveal())
-                log.info("two connections dropped before the LOGIN answer; using a new token")
-            return cause, None
-        self._queue.put_lifecycle(Disconnected(cause))
-        stable = asyncio.get_running_loop().time() - ready_since >= self.stability_window
-        return cause, stable
-
-    async def _while_open(self, ws: WsConnection) -> None:
-        """Resubscribe (and keep alive) while the connection lasts; raise why it ended.
-
-        The helpers are plain tasks rather than a TaskGroup: a TaskGroup reports a child's
-        error ahead of its own cancellation, so aclose() could be lost when it raced the
-        connection's end. A helper's unexpected error ends the connection with that error."""
-        loop = asyncio.get_running_loop()
-        helpers = [loop.create_task(self._resubscribe(ws))]
-        if self.ws_ping_interval:
-            helpers.append(loop.create_task(self._keepalive(ws, self.ws_ping_interval)))
-
-        def end_connection_on_error(task: asyncio.Task[None]) -> None:
-            if not task.cancelled() and task.exception() is not None:
-                ws.fail(1011, "internal error", task.exception())
-
-        for task in helpers:
-            task.add_done_callback(end_connection_on_error)
-        try:
-            await ws.wait_closed()  # raises the cause, a fatal error of _on_message included
-        finally:
-            for task in helpers:
-                task.cancel()
-            await asyncio.gather(*helpers, return_exceptions=True)
-
-    async def _login(self, ws: WsConnection, token: Secret) -> None:
-        ws.send_text(frames.encode_login(token.reveal()))
-        async with asyncio.timeout(self.login_timeout):
-            for _ in range(_LOGIN_FRAME_CAP):
-                raw = await ws.recv()
-                self._suspicion.heard_from_server()
-                frame = self._decode(raw)
-                if frame is None:
-                    continue
-                if isinstance(frame, LoginFrame):
-                    if not frame.ok:
-                        raise LoginRefusedError(
-                            frame.return_code, frame.return_msg, frame.detail_code
-                        )
-                    return
-                if isinstance(frame, PingFrame):
-                    ws.send_text(raw)
-                    self.stats.pings += 1
-                elif isinstance(frame, SystemFrame):
-                    self._on_system(frame)
-        raise LoginRefusedError(-1, "no LOGIN answer among the first frames", None)
-
-    async def _resubscribe(self, ws: WsConnection) -> None:
-        """Replay the desired state. A group the server refuses (or never answers) is reported
-        in ``Resubscribed.failed`` and logged; it does not end the session."""
-        assert self._ready is not None
-        restored: list[str] = []
-        failed: list[str] = []
-        for grp_no, pairs in list(self._groups.items()):
-            frames_sent = [frames.encode_reg(grp_no, i, t, True) for i, t in _entries(pairs)]
-            ok = [await self._replay(ws, "REG", frame) for frame in frames_sent]
-            (restored if all(ok) else failed).append(grp_no)
-        if self._conditions and await self._replay(ws, "CNSRLST", frames.encode_cnsrlst()):
-            for seq, stex_tp in list(self._conditions.items()):
-                await self._replay(ws, "CNSRREQ", frames.encode_cnsrreq(seq, "1", stex_tp), seq)
-        if restored or failed:
-            self._queue.put_lifecycle(Resubscribed(tuple(restored), tuple(failed)))
-        self._ready.set()
-
-    async def _replay(
-        self, ws: WsConnection, trnm: str, frame: bytes, seq: str | None = None
-    ) -> bool:
-        try:
-            await self._request(ws, trnm, frame, seq)
-        except (SubscriptionError, ConnectionClosedError) as exc:
-            self.stats.resubscribe_failures += 1
-            log.error("re-sending %s after reconnect failed: %s", trnm, exc)
-            return False
-        return True
-
     def _on_message(self, raw: bytes) -> None:
         """Every message of a logged-in connection, called by the connection as it reads
         them: nothing here waits, so PINGs are echoed at once and a slow consumer never
@@ -609,16 +348,6 @@ class RealtimeSession:
             self.stats.account_frames_lost += 1
             self._queue.put_priority(AccountFrameLost(reason[:200]))  # in order with fills
         return None
-
-    async def _keepalive(self, ws: WsConnection, interval: float) -> None:
-        """Protocol-level pings (off by default): a missing PONG ends the connection."""
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await ws.ping(timeout=interval)
-            except TimeoutError:
-                ws.fail(1011, f"no PONG within {interval} s")
-                return
 
     def _on_system(self, frame: SystemFrame) -> None:
         log.warning("SYSTEM %s: %s", frame.code, frame.message)
@@ -733,14 +462,3 @@ def _check_entry(
 
 def _pending_key(trnm: str, seq: str | None) -> str:
     return trnm if seq is None else f"{trnm}:{seq.strip()}"
-
-
-def _entries(pairs: Iterable[tuple[str, str]]) -> list[Entry]:
-    """Fewest REG entries for a set of (item, type): items grouped by their set of types."""
-    types_of: dict[str, list[str]] = {}
-    for item, type_code in pairs:
-        types_of.setdefault(item, []).append(type_code)
-    items_by_types: dict[tuple[str, ...], list[str]] = {}
-    for item, type_codes in types_of.items():
-        items_by_types.setdefault(tuple(type_codes), []).append(item)
-    return [(tuple(items), types) for types, items in items_by_types.items()]
