@@ -1,7 +1,8 @@
 """A minimal Kiwoom-shaped server for the realtime benchmarks, on raw asyncio.
 
 It issues and revokes tokens over HTTP and answers LOGIN and REG on the WebSocket. After each
-REG it sends ``--frames`` REAL frames (0B and 0D alternating): as fast as the socket drains in
+REG it sends ``--frames`` REAL frames of the types registered (0B and 0D alternating when both
+are): as fast as the socket drains in
 ``blast`` mode, or at ``--rate`` frames/s in ``rate`` mode with the send time stamped into every
 frame. Frames are encoded before the blast; writing them is nearly free, so the client's
 speed, not this server's, is what the figures show.
@@ -21,6 +22,7 @@ import signal
 import struct
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import msgspec
@@ -33,6 +35,7 @@ _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 _decode = msgspec.json.decode
 _BATCH = 64
 """Frames per transport write in blast mode."""
+_MAKERS: dict[str, Callable[..., bytes]] = {"0B": tick_frame, "0D": book_frame}
 
 
 def ws_frame(payload: bytes, opcode: int = 0x1) -> bytes:
@@ -163,14 +166,17 @@ class Protocol(asyncio.Protocol):
             return
         if opcode != 0x1:
             return
-        trnm = _decode(payload).get("trnm")
+        message = _decode(payload)
+        trnm = message.get("trnm")
         if trnm == "LOGIN":
             self.send(b'{"trnm":"LOGIN","return_code":0,"return_msg":"","sor_yn":"Y"}')
         elif trnm == "REG":
             self.send(b'{"trnm":"REG","return_code":0,"return_msg":""}')
             if self.task is None or self.task.done():
+                types = [t for entry in message.get("data", []) for t in entry.get("type", [])]
+                makers = [_MAKERS[t] for t in ("0B", "0D") if t in types] or list(_MAKERS.values())
                 run = self._blast if self.args.mode == "blast" else self._paced
-                self.task = asyncio.get_running_loop().create_task(run(self.args.frames))
+                self.task = asyncio.get_running_loop().create_task(run(self.args.frames, makers))
         elif trnm == "REMOVE":
             self.send(b'{"trnm":"REMOVE","return_code":0,"return_msg":""}')
 
@@ -179,11 +185,11 @@ class Protocol(asyncio.Protocol):
         if not self.transport.is_closing():
             self.transport.write(ws_frame(payload))
 
-    async def _blast(self, count: int) -> None:
-        frames = [ws_frame(tick_frame(seed=s)) + ws_frame(book_frame(seed=s)) for s in range(4)]
-        pairs_per_chunk = _BATCH // 2
-        chunks = [b"".join(frames[(i + j) % 4] for j in range(pairs_per_chunk)) for i in range(4)]
-        single = [ws_frame(tick_frame()), ws_frame(book_frame())]
+    async def _blast(self, count: int, makers: list[Callable[..., bytes]]) -> None:
+        frames = [b"".join(ws_frame(make(seed=s)) for make in makers) for s in range(4)]
+        per_chunk = _BATCH // len(makers)
+        chunks = [b"".join(frames[(i + j) % 4] for j in range(per_chunk)) for i in range(4)]
+        single = [ws_frame(make()) for make in makers]
         sent = 0
         transport = self.transport
         assert transport is not None
@@ -193,16 +199,16 @@ class Protocol(asyncio.Protocol):
                 transport.write(chunks[i % 4])
                 sent += _BATCH
             else:
-                transport.write(single[sent % 2])
+                transport.write(single[sent % len(single)])
                 sent += 1
             i += 1
             if not self.can_write.is_set():
                 await self.can_write.wait()
 
-    async def _paced(self, count: int) -> None:
+    async def _paced(self, count: int, makers: list[Callable[..., bytes]]) -> None:
         """``count`` frames at ``--rate``/s, each carrying its send time."""
         templates = []
-        for raw in (tick_frame(), book_frame()):
+        for raw in (make() for make in makers):
             frame = _decode(raw)
             entry = frame["data"][0]
             entry["values"][STAMP_FIDS[entry["type"]]] = "\x00"
@@ -216,7 +222,7 @@ class Protocol(asyncio.Protocol):
         while sent < count and not transport.is_closing():
             due = min(count, int((time.monotonic() - start) * rate) + 1)
             while sent < due:
-                payload = templates[sent % 2] % time.monotonic_ns()
+                payload = templates[sent % len(templates)] % time.monotonic_ns()
                 transport.write(ws_frame(payload))
                 sent += 1
             await asyncio.sleep(max(0.0, start + sent / rate - time.monotonic()))

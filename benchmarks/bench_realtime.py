@@ -30,6 +30,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import aiohttp
+from _aiohttp_ws import open_connection as aiohttp_open
 from _common import (
     APPKEY,
     SECRETKEY,
@@ -46,6 +47,7 @@ from _frames import ENVELOPE_DECODER, STAMP_FIDS, Envelope
 from websockets.asyncio.client import connect
 
 from kiwoom_async import Kiwoom
+from kiwoom_async import _realtime_link as realtime_module
 from kiwoom_async.models.realtime import OrderBookUpdate, RealtimeEvent, StockTrade
 
 Sink = Callable[[int, int], None] | None
@@ -62,7 +64,9 @@ async def _token(base_url: str) -> str:
 # --- the three clients: each returns (events, clock) -------------------------------------
 
 
-async def run_ours(base_url: str, ws_url: str, n: int, sink: Sink = None) -> tuple[int, Clock]:
+async def run_ours(
+    base_url: str, ws_url: str, n: int, sink: Sink = None, types: tuple[str, ...] = ("0B", "0D")
+) -> tuple[int, Clock]:
     kw = Kiwoom(APPKEY, SECRETKEY, base_url=base_url, ws_url=ws_url, requests_per_second=None)
     clock = Clock()
     count = 0
@@ -70,7 +74,7 @@ async def run_ours(base_url: str, ws_url: str, n: int, sink: Sink = None) -> tup
     async with kw.realtime(queue_size=max(n, 10_000)) as rt:
         await rt.wait_ready()
         clock.start()
-        await rt.subscribe(["005930"], ["0B", "0D"])
+        await rt.subscribe(["005930"], list(types))
         async for event in rt:
             if not isinstance(event, RealtimeEvent):
                 continue  # Connected and other lifecycle events
@@ -202,16 +206,90 @@ CLIENTS: dict[str, Callable[[str, str, int, Sink], Coroutine[Any, Any, tuple[int
 }
 
 
+async def run_ours_on_aiohttp(
+    base_url: str, ws_url: str, n: int, types: tuple[str, ...]
+) -> tuple[int, Clock]:
+    """The same session, decoder and queue, over aiohttp's WebSocket client."""
+    original = realtime_module.open_connection  # type: ignore[attr-defined]
+    realtime_module.open_connection = aiohttp_open  # type: ignore[attr-defined,assignment]
+    try:
+        return await run_ours(base_url, ws_url, n, None, types)
+    finally:
+        realtime_module.open_connection = original  # type: ignore[attr-defined]
+
+
+TRANSPORTS: dict[
+    str, Callable[[str, str, int, tuple[str, ...]], Coroutine[Any, Any, tuple[int, Clock]]]
+] = {
+    "_wsconn (hand-written)": lambda b, w, n, t: run_ours(b, w, n, None, t),
+    "aiohttp decode_text=False": run_ours_on_aiohttp,
+}
+
+
+def transport_rounds(n: int, rounds: int) -> list[dict[str, Any]]:
+    """CPU per event of RealtimeSession on each transport, one frame type at a time, rounds
+    alternated; the ratio is taken within each round."""
+    out = []
+    with blast_server("--frames", str(n)) as server:
+        for types in (("0B",), ("0D",)):
+            cpu: dict[str, list[float]] = {name: [] for name in TRANSPORTS}
+            for round_no in range(rounds + 1):  # round 0 warms up
+                order = list(TRANSPORTS) if round_no % 2 else list(TRANSPORTS)[::-1]
+                for name in order:
+                    count, clock = asyncio.run(
+                        TRANSPORTS[name](server.base_url, server.ws_url, n, types)
+                    )
+                    if round_no:
+                        cpu[name].append(clock.cpu / count * 1e6)
+            ours, theirs = (cpu[name] for name in TRANSPORTS)
+            ratios = [b / a for a, b in zip(ours, theirs, strict=True)]
+            out.append(
+                {
+                    "type": types[0],
+                    "cpu_us": cpu,
+                    "ratios": ratios,
+                    "ratio_median": median(ratios),
+                    "ratio_min": min(ratios),
+                    "ratio_max": max(ratios),
+                }
+            )
+    return out
+
+
 def main() -> None:
     p = parser(__doc__ or "")
     p.add_argument("--frames", type=int, default=50_000)
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--rate", type=float, default=2_000.0, help="frames/s for the latency run")
     p.add_argument("--latency-seconds", type=float, default=5.0)
+    p.add_argument("--transport-rounds", type=int, default=5)
+    p.add_argument("--transport-only", action="store_true", help="only the transport rounds")
     args = p.parse_args()
     if args.smoke:
         args.frames, args.rounds, args.latency_seconds = 2_000, 1, 0.5
+        args.transport_rounds = 1
     n = args.frames
+
+    transports = transport_rounds(n, args.transport_rounds)
+    print(
+        table(
+            f"Transport under RealtimeSession: {n:,} REAL frames of one type, CPU µs/event, "
+            f"median of {args.transport_rounds} alternated rounds",
+            ["type", *TRANSPORTS, "aiohttp ÷ _wsconn (min–max)"],
+            [
+                [
+                    t["type"],
+                    *(median(t["cpu_us"][name]) for name in TRANSPORTS),
+                    f"{t['ratio_median']:.2f} ({t['ratio_min']:.2f}–{t['ratio_max']:.2f})",
+                ]
+                for t in transports
+            ],
+        )
+    )
+    print()
+    if args.transport_only:
+        write_result("realtime_transport", {"params": vars(args), "transports": transports})
+        return
 
     names = list(CLIENTS)
     rates: dict[str, list[float]] = {name: [] for name in names}
@@ -298,6 +376,7 @@ def main() -> None:
                 "smoke": args.smoke,
             },
             "results": results,
+            "transports": transports,
         },
     )
     print(f"\nwrote {path}")
