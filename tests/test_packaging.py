@@ -72,6 +72,19 @@ _DISTRIBUTIONS = {
     "yarl": "aiohttp",
     "multidict": "aiohttp",
 }
+# Modules only optional features import, each brought in by an extra of pyproject.toml.
+_OPTIONAL = {
+    "redis": "redis",
+    "pandas": "pandas",
+    "polars": "polars",
+    "pytest": "pytest",
+    "pytest_asyncio": "pytest-asyncio",
+    "exchange_calendars": "exchange-calendars",
+}
+
+
+def _name(requirement: str) -> str:
+    return re.split(r"[<>=!~ \[;]", requirement, maxsplit=1)[0].lower().replace("_", "-")
 
 
 def test_every_runtime_dependency_is_imported_and_every_import_declared() -> None:
@@ -82,10 +95,18 @@ def test_every_runtime_dependency_is_imported_and_every_import_declared() -> Non
         imported |= _top_level_imports(path)
     third_party = {name for name in imported if name not in sys.stdlib_module_names}
     third_party -= {"kiwoom_async"}
-    unknown = third_party - set(_DISTRIBUTIONS)
+    unknown = third_party - set(_DISTRIBUTIONS) - set(_OPTIONAL)
     assert not unknown, f"imports with no declared distribution: {unknown}"
-    needed = {_DISTRIBUTIONS[name] for name in third_party}
+    needed = {_DISTRIBUTIONS[name] for name in third_party if name in _DISTRIBUTIONS}
     assert needed == declared, f"declared {sorted(declared)}, imported {sorted(needed)}"
+    extras = {
+        _name(req)
+        for extra, reqs in project["optional-dependencies"].items()
+        if extra != "dev"
+        for req in reqs
+    }
+    optional = {_OPTIONAL[name] for name in third_party if name in _OPTIONAL}
+    assert optional <= extras, f"optional imports without an extra: {sorted(optional - extras)}"
 
 
 _WITHOUT_POSIX = """
