@@ -3,6 +3,7 @@
 from typing import TYPE_CHECKING, Any
 
 from ._credentials import CredentialsError
+from ._kst import KST
 from .auth import TokenManager
 from .errors import (
     APIError,
@@ -67,6 +68,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "KST",
     "REGISTRY",
     "APIError",
     "AccountAPI",
