@@ -188,3 +188,18 @@ async def test_the_refusals_can_be_turned_off(sim: Simulator) -> None:
     async with client(sim) as kw:
         response = await kw.rest.call("ka10004", {})
     assert response.return_code == 0
+
+
+async def test_the_order_api_sets_the_real_money_switch_both_ways(sim: Simulator) -> None:
+    from kiwoom_async.api import OrderAPI
+
+    async with client(sim, env="real", allow_real_orders=True) as kw:
+        OrderAPI(kw.rest, allow_real_orders=False)
+        assert not kw.rest.allow_real_orders
+        with pytest.raises(RealOrderNotAllowedError):
+            await kw.order.buy("005930", qty=1, price=None, trde_tp="3")
+        OrderAPI(kw.rest)  # None leaves the switch as it is
+        assert not kw.rest.allow_real_orders
+        OrderAPI(kw.rest, allow_real_orders=True)
+        assert kw.rest.allow_real_orders
+    assert sim.stats.requests_by_api_id["kt10000"] == 0

@@ -79,7 +79,8 @@ GOLD_TRADE_TYPES: Final = frozenset(get_args(GoldTradeType))
 class OrderAPI(TRGroup, StockOrderForms):
     """Order TRs (주문, /api/dostk/ordr). Reach it as ``kw.order``.
 
-    ``allow_real_orders`` must be True before any order is sent with ``env="real"``.
+    ``allow_real_orders`` must be True before any order is sent with ``env="real"``; it sets
+    the REST session's switch (True or False; None, the default, leaves it as it is).
     ``ledger`` remembers idempotency keys (default: in memory, for this object's life).
     ``clock_skew`` is how many seconds before the send an order time may read and still
     match in :meth:`reconcile` (the server's clock and this machine's differ).
@@ -93,7 +94,7 @@ class OrderAPI(TRGroup, StockOrderForms):
         rest: RestSession,
         *,
         ledger: OrderLedger | None = None,
-        allow_real_orders: bool = False,
+        allow_real_orders: bool | None = None,
         clock_skew: float = 30.0,
         check_ticks: bool | InstrumentOf = False,
         placement: OrderPlacement | None = None,
@@ -106,8 +107,9 @@ class OrderAPI(TRGroup, StockOrderForms):
         self.placement = placement
         """Sends orders once; the client's credit and US order groups share it."""
         self._ledger_io = placement.ledger_io
-        if allow_real_orders:
-            rest.allow_real_orders = True
+        if allow_real_orders is not None:
+            # The switch lives on the session, which also guards orders sent with rest.call.
+            rest.allow_real_orders = allow_real_orders
         self.clock_skew = clock_skew
         self._reconciler = Reconciler(AccountAPI(rest), self._ledger_io)
 
