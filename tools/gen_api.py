@@ -31,8 +31,8 @@ from kiwoom_async.models.tr import REQUEST_MODELS, RESPONSE_MODELS  # noqa: E402
 from kiwoom_async.registry import REGISTRY  # noqa: E402
 from tools._format import format_source  # noqa: E402
 from tools._names import SECTIONS, camel, fill_titles, method_name, wrapper_path  # noqa: E402
+from tools._write import write_all  # noqa: E402
 
-DEFAULT_SPEC = ROOT / "spec" / "kiwoom-api.json"
 API_DIR = ROOT / "kiwoom_async" / "_generated" / "api"
 LINE = 100
 
@@ -372,14 +372,5 @@ def render_all(spec: dict[str, Any]) -> dict[Path, str]:
     return files
 
 
-def main() -> None:
-    spec_path = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_SPEC
-    spec = json.loads(spec_path.read_text(encoding="utf-8"))
-    for path, text in render_all(spec).items():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-        print(f"wrote {path.relative_to(ROOT)}")
-
-
 if __name__ == "__main__":
-    main()
+    write_all(render_all)

@@ -6,7 +6,6 @@ Usage: python tools/gen_docs.py [path/to/spec.json]
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,8 +15,8 @@ sys.path.insert(0, str(ROOT))
 
 from kiwoom_async.registry import REGISTRY  # noqa: E402
 from tools._names import SECTIONS, fill_titles  # noqa: E402
+from tools._write import write_all  # noqa: E402
 
-DEFAULT_SPEC = ROOT / "spec" / "kiwoom-api.json"
 OUTPUT = ROOT / "docs" / "trs.md"
 
 HEAD = """# TR reference
@@ -69,14 +68,5 @@ def render_all(spec: dict[str, Any]) -> dict[Path, str]:
     return {OUTPUT: render(spec)}
 
 
-def main() -> None:
-    spec_path = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_SPEC
-    spec = json.loads(spec_path.read_text(encoding="utf-8"))
-    for path, text in render_all(spec).items():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-        print(f"wrote {path.relative_to(ROOT)}")
-
-
 if __name__ == "__main__":
-    main()
+    write_all(render_all)

@@ -34,9 +34,9 @@ sys.path.insert(0, str(ROOT_FOR_IMPORTS))
 
 from tools._format import format_source  # noqa: E402
 from tools._names import SECTIONS, camel, class_name, fill_titles  # noqa: E402
+from tools._write import write_all  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_SPEC = ROOT / "spec" / "kiwoom-api.json"
 GENERATED = ROOT / "kiwoom_async" / "_generated"
 MODELS_DIR = GENERATED / "models"
 LINE = 100
@@ -895,14 +895,5 @@ def render_all(spec: dict[str, Any]) -> dict[Path, str]:
     return files
 
 
-def main() -> None:
-    spec_path = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_SPEC
-    spec = json.loads(spec_path.read_text(encoding="utf-8"))
-    for path, text in render_all(spec).items():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-        print(f"wrote {path.relative_to(ROOT)}")
-
-
 if __name__ == "__main__":
-    main()
+    write_all(render_all)

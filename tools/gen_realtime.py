@@ -15,7 +15,6 @@ tests/test_realtime_decode.py checks the committed module against spec.json.
 
 from __future__ import annotations
 
-import json
 import keyword
 import re
 import sys
@@ -28,8 +27,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tools._format import format_source  # noqa: E402
+from tools._write import write_all  # noqa: E402
 
-DEFAULT_SPEC = ROOT / "spec" / "kiwoom-api.json"
 OUTPUT = ROOT / "kiwoom_async" / "_generated" / "realtime.py"
 LINE_LENGTH = 100
 
@@ -665,12 +664,5 @@ def render_all(spec: dict[str, Any]) -> dict[Path, str]:
     return {OUTPUT: render(collect(spec))}
 
 
-def main() -> None:
-    spec_path = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_SPEC
-    spec = json.loads(spec_path.read_text(encoding="utf-8"))
-    OUTPUT.write_text(render(collect(spec)), encoding="utf-8")
-    print(f"wrote {OUTPUT.relative_to(ROOT)}")
-
-
 if __name__ == "__main__":
-    main()
+    write_all(render_all)

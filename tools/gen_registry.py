@@ -18,8 +18,8 @@ sys.path.insert(0, str(ROOT))
 
 from tools._format import format_source  # noqa: E402
 from tools._names import class_name, fill_titles, module_of, wrapper_path  # noqa: E402
+from tools._write import write_all  # noqa: E402
 
-DEFAULT_SPEC = ROOT / "spec" / "kiwoom-api.json"
 OUTPUT = ROOT / "kiwoom_async" / "_generated" / "tr_table.py"
 
 # Paths whose TRs place, modify or cancel an order.
@@ -102,14 +102,5 @@ def render_all(spec: dict[str, Any]) -> dict[Path, str]:
     return {OUTPUT.parent / "__init__.py": PACKAGE_DOC, OUTPUT: render(collect(spec))}
 
 
-def main() -> None:
-    spec_path = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_SPEC
-    spec = json.loads(spec_path.read_text(encoding="utf-8"))
-    for path, text in render_all(spec).items():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-        print(f"wrote {path.relative_to(ROOT)}")
-
-
 if __name__ == "__main__":
-    main()
+    write_all(render_all)

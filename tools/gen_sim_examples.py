@@ -19,8 +19,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from kiwoom_async.registry import REGISTRY  # noqa: E402
+from tools._write import write_all  # noqa: E402
 
-DEFAULT_SPEC = ROOT / "spec" / "kiwoom-api.json"
 OUT = ROOT / "kiwoom_async" / "testing" / "_examples.json"
 
 # Order TRs whose allowed trde_tp / dmst_stex_tp values the simulator enforces.
@@ -95,14 +95,5 @@ def render_all(spec: dict[str, Any]) -> dict[Path, str]:
     return {OUT: json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n"}
 
 
-def main(argv: list[str] | None = None) -> None:
-    args = sys.argv[1:] if argv is None else argv
-    spec_path = Path(args[0]) if args else DEFAULT_SPEC
-    spec = json.loads(spec_path.read_text(encoding="utf-8"))
-    for path, text in render_all(spec).items():
-        path.write_text(text, encoding="utf-8")
-        print(f"wrote {path.relative_to(ROOT)}")
-
-
 if __name__ == "__main__":
-    main()
+    write_all(render_all)
