@@ -476,8 +476,8 @@ import msgspec
 from kiwoom_async.models._events import FidValues, RealtimeEvent
 from kiwoom_async.models._events import ValuesType as _ValuesType
 from kiwoom_async.models._events import direction as _direction
-from kiwoom_async.models._events import price as _price
-from kiwoom_async.models._events import price_float as _price_float
+from kiwoom_async.models._events import parse_price as _price
+from kiwoom_async.models._events import parse_price_float as _price_float
 from kiwoom_async.models._events import signed_float as _float
 from kiwoom_async.models._events import signed_int as _int
 from kiwoom_async.models._events import stock_code as _code

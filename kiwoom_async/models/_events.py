@@ -24,15 +24,15 @@ __all__ = [
     "RealtimeEvent",
     "ValuesType",
     "direction",
-    "price",
-    "price_float",
+    "parse_price",
+    "parse_price_float",
     "signed_float",
     "signed_int",
     "stock_code",
 ]
 
 
-def price(raw: str) -> int | None:
+def parse_price(raw: str) -> int | None:
     # numbers.price, minus two nested calls in the common case: every tick reads a price.
     if len(raw) <= _MAX_LENGTH:
         try:
@@ -42,7 +42,7 @@ def price(raw: str) -> int | None:
     return _numbers_price(raw)
 
 
-def price_float(raw: str) -> float | None:
+def parse_price_float(raw: str) -> float | None:
     value = signed_float(raw)
     return None if value is None else abs(value)
 
