@@ -92,6 +92,7 @@ class Kiwoom(DomesticGroups):
             redis_url=redis_url,
             redis_options=redis_options,
         )
+        self._redis = (redis_url, redis_options)
         self._fleet_ledger: RedisLedger | None = None
         if order_ledger is None and redis_url is not None:
             from .fleet.ledger import RedisLedger  # only in fleet mode: redis is optional
@@ -186,8 +187,24 @@ class Kiwoom(DomesticGroups):
 
     def realtime(self, **options: Any) -> RealtimeSession:
         """A realtime session sharing this client's TokenManager (use it with ``async with``).
-        ``options`` go to :class:`RealtimeSession` (queue size, overflow policy, backoff...)."""
-        session = RealtimeSession(self.tokens, url=self.ws_url, **options)
+        ``options`` go to :class:`RealtimeSession` (queue size, overflow policy, backoff...).
+        With ``redis_url`` it is a :class:`~kiwoom_async.fleet.realtime.FleetRealtime`: one
+        WebSocket for every process on the app key (``consumer=`` names this one, so that
+        fills it had not finished with come back after a restart)."""
+        redis_url, redis_options = self._redis
+        if redis_url is None:
+            session = RealtimeSession(self.tokens, url=self.ws_url, **options)
+        else:  # one WebSocket for the fleet: kiwoom_async.fleet.realtime (``consumer=``)
+            from .fleet.realtime import FleetRealtime
+
+            session = FleetRealtime(
+                self.tokens,
+                redis_url=redis_url,
+                url=self.ws_url,
+                scope=self.tokens.fingerprint,
+                redis_options=redis_options,
+                **options,
+            )
         self._realtime.add(session)
         return session
 
