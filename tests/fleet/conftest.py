@@ -18,25 +18,47 @@ HOW_TO_ENABLE = (
     "the fleet tests need redis-server 7 (apt-get install redis-server) and the redis "
     "package (pip install -e '.[dev]')"
 )
+
+
+def _has(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ValueError:  # imported as None: blocked on purpose
+        return False
+
+
+_HAS_REDIS_PACKAGE = _has("redis")
 _MISSING = [
     what
     for what, present in (
         ("redis-server is not on PATH", REDIS_SERVER is not None),
-        ("the redis package is not installed", importlib.util.find_spec("redis") is not None),
+        ("the redis package is not installed", _HAS_REDIS_PACKAGE),
     )
     if not present
 ]
-_skipped: list[str] = []
+_REASON = f"{'; '.join(_MISSING)}: {HOW_TO_ENABLE}"
+_not_collected: list[str] = []
 
 
 def require_redis() -> None:
     if not _MISSING:
         return
-    reason = f"{'; '.join(_MISSING)}: {HOW_TO_ENABLE}"
     if os.environ.get("CI"):
-        pytest.fail(f"CI is set and {reason}", pytrace=False)
-    _skipped.append(reason)
-    pytest.skip(reason)
+        pytest.fail(f"CI is set and {_REASON}", pytrace=False)
+    pytest.skip(_REASON)
+
+
+def pytest_ignore_collect(collection_path: Path) -> bool | None:
+    """Without the redis package the test modules cannot even be imported: leave them out
+    (and say so), unless CI is set, where their import errors must fail the run."""
+    if (
+        not _HAS_REDIS_PACKAGE
+        and not os.environ.get("CI")
+        and collection_path.name.startswith("test_")
+    ):
+        _not_collected.append(collection_path.name)
+        return True
+    return None
 
 
 @pytest.fixture(scope="session")
@@ -78,7 +100,14 @@ def new_redis(tmp_path: Path) -> Iterator[Callable[..., RedisServer]]:
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if _skipped:
+    skipped = [
+        report
+        for report in terminalreporter.stats.get("skipped", [])
+        if HOW_TO_ENABLE in str(getattr(report, "longrepr", ""))
+    ]
+    if skipped:
+        terminalreporter.write_line(f"fleet: {len(skipped)} tests not run: {_REASON}", yellow=True)
+    if _not_collected:
         terminalreporter.write_line(
-            f"fleet: {len(_skipped)} tests not run: {_skipped[0]}", yellow=True
+            f"fleet: {len(_not_collected)} test modules not run: {_REASON}", yellow=True
         )

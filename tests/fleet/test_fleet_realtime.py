@@ -12,8 +12,10 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
+import redis.asyncio
 
 from kiwoom_async import Kiwoom, RateLimits
+from kiwoom_async.fleet._rt_wire import encode_event
 from kiwoom_async.fleet.realtime import FleetRealtime
 from kiwoom_async.models.realtime import OrderFill, StockTrade
 from kiwoom_async.testing import Simulator
@@ -150,3 +152,26 @@ async def test_a_killed_leader_is_replaced_and_no_fill_is_lost(
             await second.stop()
     assert failover < seconds(8)
     assert sim.stats.token_issues == 1
+
+
+async def test_market_entries_trimmed_before_a_consumer_read_them_are_counted(
+    sim: Simulator, redis_url: str
+) -> None:
+    async with client(sim, redis_url) as kw:
+        rt = kw.realtime(lease=1.0)
+        assert isinstance(rt, FleetRealtime)
+        async with rt:
+            await rt.subscribe(["005930"], ["0B"])
+            trade = await next_of(rt, StockTrade)
+            assert isinstance(trade, StockTrade)
+            publisher = redis.asyncio.Redis.from_url(redis_url)
+            try:
+                # As the leader writes them; seq 2-4 were trimmed away (MAXLEN) unread.
+                for seq in (10_000, 10_004):
+                    entry = encode_event(trade, term=99, seq=seq)
+                    await publisher.xadd(rt.keys.market, {"d": entry})
+            finally:
+                await publisher.aclose()
+            await until_true(lambda: rt.fleet_stats.market_trimmed == 3)
+    leftover = [t for t in asyncio.all_tasks() if "fleet" in repr(t.get_coro())]
+    assert leftover == []  # closing leaves nothing running
