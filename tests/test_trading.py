@@ -224,3 +224,17 @@ async def test_an_event_that_cannot_be_applied_ends_nothing(
         assert await trade.done(timeout=seconds(5)) is TradeStatus.FILLED
         await until(lambda: trading.syncs > syncs)
     assert trading.bad_events == 1 and trade.filled_qty == 2
+
+
+async def test_cancel_ends_every_working_leg_of_a_partly_modified_trade(sim: Simulator) -> None:
+    async with client(sim) as kw, kw.trading(**FAST) as trading:
+        trade = await trading.buy("005930", qty=10, price=50_000, trde_tp="0")
+        await trading.modify(trade, price=50_100, qty=4)  # 6 stay at 50,000, 4 move
+        assert [leg.remaining for leg in trade.legs] == [6, 4]
+        await trading.cancel(trade, idempotency_key="stop-all")
+        assert await trade.done(timeout=seconds(5)) is TradeStatus.CANCELLED
+    kinds = [(o.action, o.orig_ord_no, o.qty) for o in sim.orders[2:]]
+    root, moved = sim.orders[0].ord_no, sim.orders[1].ord_no
+    assert sorted(kinds) == sorted([("cancel", moved, 4), ("cancel", root, 6)])
+    assert {e.key for e in kw.order.ledger.entries()} == {"stop-all", "stop-all#1"}
+    assert trade.remaining_qty == 0 and len(trade.ord_nos) == 4

@@ -137,3 +137,30 @@ def test_the_state_is_plain_data() -> None:
 def test_order_numbers_compare_without_padding() -> None:
     assert order_key("0000018") == order_key("18") == "18"
     assert order_key("") == ""
+
+
+def test_fills_of_a_modify_seen_before_the_modify_join_the_chain() -> None:
+    book = TradeBook()
+    trade = _placed(book)
+    # The modify's own 확인 event was lost; its fill names the original in 904 only.
+    fill = _fill("0000005", 4, 4, price=60_100, ord_no="0000008")
+    fill.orig_ord_no, fill.order_qty = "0000007", 6
+    book.apply_event(fill)
+    assert trade.ord_nos == ["0000007", "0000008"] and trade.legs[1].kind == "modify"
+    assert trade.filled_qty == 4 and trade.remaining_qty == 4 + 2  # 4 left here, 2 there
+    assert len(book.trades) == 1
+
+
+def test_an_order_seen_without_its_parent_is_moved_into_the_chain() -> None:
+    book = TradeBook()
+    trade = _placed(book)
+    book.inflight = 1  # another order is on its way: unknown numbers may be ours
+    lone = _fill("0000005", 6, 6, price=60_100, ord_no="0000009")
+    lone.order_qty = 6
+    book.apply_event(lone)  # no 904: nothing says whose it is yet
+    assert trade.ord_nos == ["0000007"]
+    book.add_child(trade, "0000007", "0000009", "modify", 6, 60_100, "order")  # the answer
+    book.inflight = 0
+    book.claim_unclaimed()
+    assert trade.ord_nos == ["0000007", "0000009"] and trade.filled_qty == 6
+    assert trade.remaining_qty == 4 and list(book.trades) == [trade.id]

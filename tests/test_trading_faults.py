@@ -5,6 +5,7 @@ is counted twice or missing."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from collections import Counter, defaultdict
 
@@ -16,6 +17,7 @@ from kiwoom_async.retry import Backoff
 from kiwoom_async.testing import Simulator
 from kiwoom_async.testing._orders import OrderRecord
 from kiwoom_async.trading import Trade, TradeNotOpenError, TradeStatus, TradingSession
+from kiwoom_async.trading._snapshot import CumulativeSource
 from tests.conftest import seconds, until
 
 APPKEY, SECRETKEY = "faults-appkey-0123456789", "faults-secretkey-9876543210"
@@ -58,8 +60,10 @@ def _chain(sim: Simulator, trade: Trade) -> list[OrderRecord]:
     return [o for o in sim.orders if o.base_ord_no == trade.ord_no]
 
 
-@pytest.mark.parametrize("seed", [1])
-async def test_two_hundred_orders_through_twenty_drops(seed: int) -> None:
+@pytest.mark.parametrize(("seed", "cumulative"), [(1, "911"), (2, "unfilled")])
+async def test_two_hundred_orders_through_twenty_drops(
+    seed: int, cumulative: CumulativeSource
+) -> None:
     holdings = dict.fromkeys(CODES, 100_000)
     async with (
         Simulator(
@@ -73,6 +77,7 @@ async def test_two_hundred_orders_through_twenty_drops(seed: int) -> None:
         Kiwoom(APPKEY, SECRETKEY, base_url=sim.base_url, requests_per_second=None) as kw,
         kw.trading(backoff=Backoff(initial=0.005, maximum=0.02), stability_window=0.05) as trading,
     ):
+        trading.fill_cumulative = cumulative
         rng = random.Random(seed)
         trades: list[Trade] = []
         workers = [
@@ -90,11 +95,9 @@ async def test_two_hundred_orders_through_twenty_drops(seed: int) -> None:
             await asyncio.sleep(0.03)
         await asyncio.gather(*workers)
         for trade in trades:
-            while trade.remaining_qty:
-                try:
-                    await trading.cancel(trade)
-                except (TradeNotOpenError, OrderRejectedError):
-                    break
+            if trade.remaining_qty:
+                with contextlib.suppress(TradeNotOpenError, OrderRejectedError):
+                    await trading.cancel(trade)  # every working leg of the chain
         sim.config.fill_interval = 0
         await asyncio.gather(*(t.done(timeout=seconds(10)) for t in trades))
         await trading.reconcile()

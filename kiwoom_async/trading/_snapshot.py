@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from ..errors import KiwoomError
 from ..models.numbers import price as parse_price
@@ -15,7 +15,15 @@ from ..rest import RestSession
 from .book import OrderEvent, RestOrder, Snapshot, order_key
 from .model import LegKind, Position, Side
 
-__all__ = ["balance_of", "order_event", "read_snapshot"]
+__all__ = ["CumulativeSource", "balance_of", "order_event", "read_snapshot"]
+
+CumulativeSource = Literal["911", "unfilled", "none"]
+"""Where a fill event's cumulative filled quantity is read (the fact base names FID 911
+체결량 "execution quantity" and 915 단위체결량 "unit execution quantity" without saying
+which is the running total): ``"911"`` FID 911 when 915 carries the fill's own quantity (as
+the simulator sends them, and as Kiwoom's older OpenAPI+ documents them); ``"unfilled"``
+the order quantity (900) less the unfilled quantity (902) less what the trade knows was
+moved or cancelled; ``"none"`` no running total: fill numbers alone keep fills apart."""
 
 log = logging.getLogger("kiwoom_async.trading")
 
@@ -122,13 +130,19 @@ async def read_snapshot(rest: RestSession, *, positions: bool = True) -> Snapsho
     return Snapshot(orders=orders, open_complete=open_complete, positions=held)
 
 
-def order_event(event: OrderFill) -> OrderEvent:
+def order_event(event: OrderFill, cumulative_from: CumulativeSource = "911") -> OrderEvent:
     """The book's view of a 00 event; numbers stay strings where the server pads them."""
     values = event.values
     unit_qty = values.f915 or values.f911
     unit_price = values.f914 or values.f910
-    # 911 is the leg's cumulative quantity when 915 carries this fill's own.
-    cumulative = _safe_int(values.f911) if values.f915 else None
+    cumulative: int | None = None
+    if cumulative_from == "911":
+        # 911 is the leg's running total when 915 carries this fill's own quantity.
+        cumulative = _safe_int(values.f911) if values.f915 else None
+    elif cumulative_from == "unfilled":
+        ordered, unfilled = _safe_int(values.f900), _safe_int(values.f902)
+        if ordered is not None and unfilled is not None:
+            cumulative = ordered - unfilled
     side = values.f907
     return OrderEvent(
         ord_no=values.f9203.strip(),
@@ -140,6 +154,7 @@ def order_event(event: OrderFill) -> OrderEvent:
         order_qty=_safe_int(values.f900) or 0,
         order_price=_safe_price(values.f901) or 0,
         cum_qty=cumulative,
+        cum_includes_taken=cumulative_from == "unfilled",
         fill_no=values.f909.strip(),
         fill_qty=_safe_int(unit_qty) or 0,
         fill_price=_safe_price(unit_price) or 0,

@@ -45,7 +45,9 @@ class OrderEvent(msgspec.Struct, kw_only=True):
     order_qty: int = 0
     order_price: int = 0
     cum_qty: int | None = None
-    """FID 911: the leg's cumulative filled quantity (None: not sent)."""
+    """The leg's cumulative filled quantity (None: not known)."""
+    cum_includes_taken: bool = False
+    """``cum_qty`` also counts what was moved or cancelled off the leg (900 - 902)."""
     fill_no: str = ""
     fill_qty: int = 0
     """FID 915 (unit execution quantity), else 911."""
@@ -216,11 +218,18 @@ class TradeBook:
         key = order_key(ord_no)
         known = self._legs.get(key)
         if known is not None:
-            return known[1]
+            owner, leg = known
+            if owner is trade or not (owner.id in self._unclaimed or owner.external):
+                return leg
+            # Seen before its parent was known to be its parent (its events or rows came
+            # first, without the original's number): it joins its chain now.
+            self._move_leg(owner, trade, leg)
+            leg.kind, leg.orig_ord_no = kind, parent_ord_no
+        else:
+            leg = Leg(ord_no=ord_no, kind=kind, orig_ord_no=parent_ord_no, qty=qty, price=price)
+            trade.legs.append(leg)
+            self._legs[key] = (trade, leg)
         parent = self._legs.get(order_key(parent_ord_no))
-        leg = Leg(ord_no=ord_no, kind=kind, orig_ord_no=parent_ord_no, qty=qty, price=price)
-        trade.legs.append(leg)
-        self._legs[key] = (trade, leg)
         if parent is not None:
             self._take_off(parent[1], leg)
         self._emit(trade, "leg", source, message=f"{kind} {ord_no} of {parent_ord_no}: {qty}")
@@ -254,14 +263,15 @@ class TradeBook:
             return False
         found = self._legs.get(key)
         action = event.action
-        if found is None and action != "new":
+        if found is None and event.orig_ord_no:
+            # Fills of a modified order name the original in 904 but not the modify in 905.
             parent = self._legs.get(order_key(event.orig_ord_no))
             if parent is not None:
                 leg = self.add_child(
                     parent[0],
                     parent[1].ord_no,
                     event.ord_no,
-                    action,
+                    "cancel" if action == "cancel" else "modify",
                     event.order_qty,
                     event.order_price,
                     "realtime",
@@ -353,10 +363,11 @@ class TradeBook:
     # --- internals ----------------------------------------------------------------------
 
     def _leg_from_row(self, row: RestOrder) -> tuple[TradeState, Leg]:
-        parent = self._legs.get(order_key(row.orig_ord_no)) if row.kind != "new" else None
+        parent = self._legs.get(order_key(row.orig_ord_no)) if row.orig_ord_no else None
         if parent is not None:
+            kind: LegKind = "cancel" if row.kind == "cancel" else "modify"
             leg = self.add_child(
-                parent[0], parent[1].ord_no, row.ord_no, row.kind, row.qty, row.price, "rest"
+                parent[0], parent[1].ord_no, row.ord_no, kind, row.qty, row.price, "rest"
             )
             return parent[0], leg
         spec = OrderSpec(
@@ -398,6 +409,20 @@ class TradeBook:
         for fill in unclaimed.fills:
             self._emit(trade, "fill", fill.source, fill=fill)
 
+    def _move_leg(self, owner: TradeState, trade: TradeState, leg: Leg) -> None:
+        """Move ``leg`` (and its fills) from an unclaimed or external trade to ``trade``."""
+        owner.legs.remove(leg)
+        moved = [f for f in owner.fills if f.ord_no == leg.ord_no]
+        owner.fills = [f for f in owner.fills if f.ord_no != leg.ord_no]
+        if not owner.legs:
+            self._unclaimed.pop(owner.id, None)
+            self.trades.pop(owner.id, None)
+        trade.legs.append(leg)
+        trade.fills.extend(moved)
+        self._legs[order_key(leg.ord_no)] = (trade, leg)
+        for fill in moved:
+            self._emit(trade, "fill", fill.source, fill=fill)
+
     def _take_off(self, parent: Leg, child: Leg) -> None:
         if child.ord_no in parent.applied:
             return
@@ -432,9 +457,12 @@ class TradeBook:
             return False
         gap = False
         added = qty
-        if event.cum_qty is not None:
+        cumulative = event.cum_qty
+        if cumulative is not None and event.cum_includes_taken:
+            cumulative -= leg.moved + leg.cancelled
+        if cumulative is not None:
             # Of this fill, what the leg already holds (from a snapshot, or twice delivered).
-            overlap = min(qty, max(0, leg.filled + qty - event.cum_qty))
+            overlap = min(qty, max(0, leg.filled + qty - cumulative))
             from_rest = min(overlap, leg.rest_qty)
             added = qty - (overlap - from_rest)
             if added <= 0:
@@ -442,7 +470,7 @@ class TradeBook:
                 return False
             if from_rest:
                 self._shrink_rest(trade, leg, from_rest, price)
-            gap = event.cum_qty > leg.filled + added
+            gap = cumulative > leg.filled + added
         fill = Fill(
             ord_no=leg.ord_no,
             fill_no=event.fill_no,

@@ -24,9 +24,10 @@ from ..models.realtime import Balance, OrderFill
 from ..realtime import RealtimeSession
 from ..rest import RestSession
 from ._persist import TradeStore
-from ._snapshot import balance_of, order_event, read_snapshot
+from ._rerun import Rerun
+from ._snapshot import CumulativeSource, balance_of, order_event, read_snapshot
 from .book import BookStats, TradeBook, TradeUpdate
-from .model import OrderSpec, Position, Side, TradeState
+from .model import Leg, OrderSpec, Position, Side, TradeState
 from .trade import Trade, TradeNotOpenError, TradingClosedError
 
 __all__ = ["TradingSession"]
@@ -44,6 +45,8 @@ class TradingSession:
     ``state_path`` keeps trades and fills in a file (beside the order ledger's, one per
     account) so a restart picks them up and reconciles them with the server;
     ``save_interval`` is how often, at most, the file is rewritten while trades change.
+    ``fill_cumulative`` says where a fill event's running total is read
+    (:data:`~kiwoom_async.trading._snapshot.CumulativeSource`; the fact base leaves it open).
     """
 
     def __init__(
@@ -56,6 +59,7 @@ class TradingSession:
         state_path: str | os.PathLike[str] | None = None,
         save_interval: float = 1.0,
         start_timeout: float = 30.0,
+        fill_cumulative: CumulativeSource = "911",
     ) -> None:
         self._order = order
         self._rest = rest
@@ -65,12 +69,11 @@ class TradingSession:
         self._store = TradeStore(state_path) if state_path is not None else None
         self.save_interval = save_interval
         self.start_timeout = start_timeout
+        self.fill_cumulative: CumulativeSource = fill_cumulative
         self._handles: dict[str, Trade] = {}
         self._listeners: list[asyncio.Queue[TradeUpdate | None]] = []
         self._consumer: asyncio.Task[None] | None = None
-        self._sync_task: asyncio.Task[None] | None = None
-        self._sync_again = False
-        self._sync_waiters: list[asyncio.Future[None]] = []
+        self._snapshots = Rerun(self._sync_once)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._saved_at = 0.0
         self._dirty = False
@@ -133,7 +136,8 @@ class TradingSession:
         if self._closed:
             return
         self._closed = True
-        tasks = [t for t in (self._consumer, self._sync_task, *self._tasks) if t is not None]
+        await self._snapshots.close(TradingClosedError("the trading session closed"))
+        tasks = [t for t in (self._consumer, *self._tasks) if t is not None]
         for task in tasks:
             task.cancel()
         for task in tasks:
@@ -146,10 +150,6 @@ class TradingSession:
             handle._close()
         for queue in self._listeners:
             queue.put_nowait(None)
-        for waiter in self._sync_waiters:
-            if not waiter.done():
-                waiter.set_exception(TradingClosedError("the trading session closed"))
-                waiter.exception()
 
     # --- views --------------------------------------------------------------------------
 
@@ -291,12 +291,29 @@ class TradingSession:
     async def cancel(
         self, trade: Trade, *, qty: int = 0, idempotency_key: str | None = None
     ) -> Trade:
-        """Cancel ``qty`` shares (0: all that is left) of the trade's working order
-        (kt10003); the cancel's order number joins the chain. As :meth:`modify` otherwise."""
+        """Cancel ``qty`` shares of the trade's newest working order, or with ``qty`` 0 all
+        that is left of every working order of the chain (a partial modify leaves two), each
+        by its own kt10003 whose number joins the chain. With several, the key of the n-th
+        after the first is ``idempotency_key#n``. As :meth:`modify` otherwise."""
         state = trade.state
-        working = self._working_leg(state, "cancel")
-        requested = qty
+        newest = self._working_leg(state, "cancel")
+        legs = [newest] if qty else [leg.ord_no for leg in _working_legs(state)]
+        refused: list[APIError] = []
+        for number, working in enumerate(legs):
+            key = idempotency_key
+            if key is not None and number:
+                key = f"{key}#{number}"
+            try:
+                await self._cancel_leg(state, working, qty, key)
+            except APIError as exc:
+                refused.append(exc)  # this leg filled meanwhile: nothing left to cancel
+        if refused and len(refused) == len(legs):
+            raise refused[0]
+        return trade
 
+    async def _cancel_leg(
+        self, state: TradeState, working: str, qty: int, idempotency_key: str | None
+    ) -> None:
         async def send() -> OrderAck:
             return await self._order.cancel(
                 working,
@@ -308,19 +325,15 @@ class TradingSession:
 
         ack = await self._amend(state, send)
         if ack is not None:
-            cancelled = _answer_qty(ack, "cncl_qty") or requested or self._left(working)
+            cancelled = _answer_qty(ack, "cncl_qty") or qty or self._left(working)
             self.book.add_child(state, working, ack.ord_no, "cancel", cancelled, 0, "order")
             self._after_change()
-        return trade
 
     async def reconcile(self) -> None:
         """Read ka10075, ka10076 and kt00018 now and apply them (a read already running is
         followed by a new one, so what happened before this call is covered)."""
         self._check_open()
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._sync_waiters.append(waiter)
-        self._request_sync()
-        await waiter
+        await self._snapshots.run()
 
     # --- placing ------------------------------------------------------------------------
 
@@ -427,6 +440,11 @@ class TradingSession:
             self.book.note(state, f"answer of a modify/cancel lost ({lost.cause})")
             self._request_sync()
             return None
+        except APIError:
+            # Refused (nothing left to change, most often): what this trade shows may be
+            # behind the server, so read what the server holds.
+            self._request_sync()
+            raise
         finally:
             state.requests -= 1
             self.book.refresh(state, "order", "request answered")
@@ -440,7 +458,7 @@ class TradingSession:
             async for event in self.realtime:
                 try:
                     if isinstance(event, OrderFill):
-                        if book.apply_event(order_event(event)):
+                        if book.apply_event(order_event(event, self.fill_cumulative)):
                             self._request_sync()
                     elif isinstance(event, Balance):
                         book.apply_balance(*balance_of(event))
@@ -506,27 +524,7 @@ class TradingSession:
     # --- snapshots ----------------------------------------------------------------------
 
     def _request_sync(self) -> None:
-        if self._closed:
-            return
-        if self._sync_task is not None and not self._sync_task.done():
-            self._sync_again = True
-            return
-        self._sync_task = asyncio.get_running_loop().create_task(self._sync_loop())
-
-    async def _sync_loop(self) -> None:
-        while True:
-            self._sync_again = False
-            waiters, self._sync_waiters = self._sync_waiters, []
-            error = await self._sync_once()
-            for waiter in waiters:
-                if waiter.done():
-                    continue
-                if error is None:
-                    waiter.set_result(None)
-                else:
-                    waiter.set_exception(error)
-            if not self._sync_again and not self._sync_waiters:
-                return
+        self._snapshots.request()
 
     async def _sync_once(self) -> KiwoomError | None:
         error: KiwoomError | None = None
@@ -563,6 +561,11 @@ class TradingSession:
             raise TradingClosedError("the trading session is closed")
         if self._consumer is None:
             raise TradingClosedError("the trading session is not started: use `async with`")
+
+
+def _working_legs(state: TradeState) -> list[Leg]:
+    """The legs still working, newest first."""
+    return [leg for leg in reversed(state.legs) if leg.working and leg.remaining > 0]
 
 
 def _answer_qty(ack: OrderAck, field: str) -> int:
