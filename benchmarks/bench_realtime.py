@@ -4,13 +4,14 @@ Throughput: the blast server (another process) answers REG with N REAL frames, 0
 alternating, as fast as the socket drains. The clock starts just before REG is sent and stops
 when the Nth event reaches user code. The clients, alternated round by round:
 
-- kiwoom_async: ``RealtimeSession`` -> typed events via ``async for``; reads ``event.price``
-  on 0B and ``event.ask_price_1`` on 0D;
+- kiwoom_async: ``RealtimeSession`` (on aiohttp's WebSocket client, ``decode_text=False``)
+  -> typed events via ``async for``; reads ``event.price`` on 0B and ``event.ask_price_1``
+  on 0D;
 - floor: ``websockets`` (compression=None, max_queue=1024) + msgspec decode into a Struct,
   the same two fields read from ``values`` and parsed the same way;
 - json baseline: the same websockets client with ``json.loads``;
-- a reference beyond the issue's two baselines: aiohttp's WebSocket client (its frame reader
-  is compiled) + the same msgspec Struct decode.
+- a reference beyond the two baselines: aiohttp's WebSocket client as it comes (text decoded
+  to ``str``, one ``receive()`` per frame) + the same msgspec Struct decode.
 
 Latency: a second server sends frames at a fixed rate with its send time (CLOCK_MONOTONIC,
 shared by every process on the machine) in the trade / quote time FID; the client records
@@ -30,7 +31,6 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import aiohttp
-from _aiohttp_ws import open_connection as aiohttp_open
 from _common import (
     APPKEY,
     SECRETKEY,
@@ -47,7 +47,6 @@ from _frames import ENVELOPE_DECODER, STAMP_FIDS, Envelope
 from websockets.asyncio.client import connect
 
 from kiwoom_async import Kiwoom
-from kiwoom_async import _realtime_link as realtime_module
 from kiwoom_async.models.realtime import OrderBookUpdate, RealtimeEvent, StockTrade
 
 Sink = Callable[[int, int], None] | None
@@ -206,90 +205,16 @@ CLIENTS: dict[str, Callable[[str, str, int, Sink], Coroutine[Any, Any, tuple[int
 }
 
 
-async def run_ours_on_aiohttp(
-    base_url: str, ws_url: str, n: int, types: tuple[str, ...]
-) -> tuple[int, Clock]:
-    """The same session, decoder and queue, over aiohttp's WebSocket client."""
-    original = realtime_module.open_connection  # type: ignore[attr-defined]
-    realtime_module.open_connection = aiohttp_open  # type: ignore[attr-defined,assignment]
-    try:
-        return await run_ours(base_url, ws_url, n, None, types)
-    finally:
-        realtime_module.open_connection = original  # type: ignore[attr-defined]
-
-
-TRANSPORTS: dict[
-    str, Callable[[str, str, int, tuple[str, ...]], Coroutine[Any, Any, tuple[int, Clock]]]
-] = {
-    "_wsconn (hand-written)": lambda b, w, n, t: run_ours(b, w, n, None, t),
-    "aiohttp decode_text=False": run_ours_on_aiohttp,
-}
-
-
-def transport_rounds(n: int, rounds: int) -> list[dict[str, Any]]:
-    """CPU per event of RealtimeSession on each transport, one frame type at a time, rounds
-    alternated; the ratio is taken within each round."""
-    out = []
-    with blast_server("--frames", str(n)) as server:
-        for types in (("0B",), ("0D",)):
-            cpu: dict[str, list[float]] = {name: [] for name in TRANSPORTS}
-            for round_no in range(rounds + 1):  # round 0 warms up
-                order = list(TRANSPORTS) if round_no % 2 else list(TRANSPORTS)[::-1]
-                for name in order:
-                    count, clock = asyncio.run(
-                        TRANSPORTS[name](server.base_url, server.ws_url, n, types)
-                    )
-                    if round_no:
-                        cpu[name].append(clock.cpu / count * 1e6)
-            ours, theirs = (cpu[name] for name in TRANSPORTS)
-            ratios = [b / a for a, b in zip(ours, theirs, strict=True)]
-            out.append(
-                {
-                    "type": types[0],
-                    "cpu_us": cpu,
-                    "ratios": ratios,
-                    "ratio_median": median(ratios),
-                    "ratio_min": min(ratios),
-                    "ratio_max": max(ratios),
-                }
-            )
-    return out
-
-
 def main() -> None:
     p = parser(__doc__ or "")
     p.add_argument("--frames", type=int, default=50_000)
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--rate", type=float, default=2_000.0, help="frames/s for the latency run")
     p.add_argument("--latency-seconds", type=float, default=5.0)
-    p.add_argument("--transport-rounds", type=int, default=5)
-    p.add_argument("--transport-only", action="store_true", help="only the transport rounds")
     args = p.parse_args()
     if args.smoke:
         args.frames, args.rounds, args.latency_seconds = 2_000, 1, 0.5
-        args.transport_rounds = 1
     n = args.frames
-
-    transports = transport_rounds(n, args.transport_rounds)
-    print(
-        table(
-            f"Transport under RealtimeSession: {n:,} REAL frames of one type, CPU µs/event, "
-            f"median of {args.transport_rounds} alternated rounds",
-            ["type", *TRANSPORTS, "aiohttp ÷ _wsconn (min–max)"],
-            [
-                [
-                    t["type"],
-                    *(median(t["cpu_us"][name]) for name in TRANSPORTS),
-                    f"{t['ratio_median']:.2f} ({t['ratio_min']:.2f}–{t['ratio_max']:.2f})",
-                ]
-                for t in transports
-            ],
-        )
-    )
-    print()
-    if args.transport_only:
-        write_result("realtime_transport", {"params": vars(args), "transports": transports})
-        return
 
     names = list(CLIENTS)
     rates: dict[str, list[float]] = {name: [] for name in names}
@@ -376,7 +301,6 @@ def main() -> None:
                 "smoke": args.smoke,
             },
             "results": results,
-            "transports": transports,
         },
     )
     print(f"\nwrote {path}")

@@ -15,8 +15,6 @@ import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from websockets.exceptions import InvalidHandshake
-
 from . import _codes
 from ._queue import EventQueue
 from ._secret import Secret
@@ -217,7 +215,7 @@ class ConnectionLoop:
                 max_size=self.max_frame_size,
                 logger=wire_log,
             )
-        except (OSError, TimeoutError, InvalidHandshake) as exc:
+        except (OSError, TimeoutError) as exc:
             return f"connect failed: {type(exc).__name__}: {exc}", None
         ready_since: float | None = None
         cause = "connection closed"
