@@ -194,11 +194,13 @@ def summarize_schedule(
 ) -> dict[str, float]:
     drop, rise = phase, 2 * phase
     after_drop = [t - trace.start - drop for t in trace.rejected if drop <= t - trace.start < rise]
+    at_new_limit = [t - drop for t, rate in budget if drop <= t < rise and rate <= SCHEDULE[1]]
     return {
         "calls": trace.calls,
         "rejections_before_drop": sum(1 for t in trace.rejected if t - trace.start < drop),
         "rejections_after_drop": len(after_drop),
-        "quiet_after_drop_s": max(after_drop, default=0.0),
+        "rejections_within_5s_of_drop": sum(1 for t in after_drop if t < 5),
+        "budget_at_new_limit_after_s": min(at_new_limit, default=float("nan")),
         "share_at_low": trace.rate_between(drop + phase / 2, rise) / SCHEDULE[1],
         "back_at_high_s": settled_at(budget, SCHEDULE[2], rise, 3 * phase),
     }
@@ -282,8 +284,9 @@ def _schedule(phase: float, repeat: int, traces: dict[str, Any], gap: float) -> 
                 traces[f"{which} schedule"] = budget
     keys = (
         "rejections_before_drop",
+        "rejections_within_5s_of_drop",
         "rejections_after_drop",
-        "quiet_after_drop_s",
+        "budget_at_new_limit_after_s",
         "share_at_low",
         "back_at_high_s",
     )
@@ -294,8 +297,9 @@ def _schedule(phase: float, repeat: int, traces: dict[str, Any], gap: float) -> 
             [
                 "limiter",
                 "rejections before the drop",
-                "after it",
-                "they stop after s",
+                "in 5 s after it",
+                "in the low phase",
+                "budget <= 10 after s",
                 "÷ 10 while low",
                 "back at 0.95 × 20 after s",
             ],
