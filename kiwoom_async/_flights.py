@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from types import SimpleNamespace
 from typing import Any
 
@@ -66,7 +66,9 @@ class Flights:
         return len(self._active)
 
     @contextlib.contextmanager
-    def track(self, is_order: bool, on_send: Callable[[], None] | None) -> Iterator[Flight]:
+    def track(
+        self, is_order: bool, on_send: Callable[[], None] | None
+    ) -> Generator[Flight, None, None]:
         flight = Flight(is_order, on_send)
         self._active.add(flight)
         try:

@@ -80,7 +80,7 @@ class StockOrderForms:
         self._guard(api_id)
         code = check_stock_code(api_id, stk_cd, suffix_allowed=False)
         exchange = self._exchange(api_id, dmst_stex_tp)
-        if not isinstance(trde_tp, str) or trde_tp not in STOCK_TRADE_TYPES:
+        if not isinstance(trde_tp, str) or trde_tp not in STOCK_TRADE_TYPES:  # pyright: ignore[reportUnnecessaryIsInstance]
             raise InvalidOrderError(
                 api_id,
                 "trde_tp",
@@ -158,13 +158,13 @@ class StockOrderForms:
     ) -> OrderAck:
         api_id = request_type.api_id
         self._guard(api_id)
-        request = request_type(
-            dmst_stex_tp=self._exchange(api_id, dmst_stex_tp),
-            orig_ord_no=order_number(api_id, orig_ord_no),
-            stk_cd=check_stock_code(api_id, stk_cd, suffix_allowed=False),
-            cncl_qty=quantity(api_id, "cncl_qty", qty, allow_zero=True),
-        )
-        return await self._place(request, idempotency_key)
+        fields: dict[str, Any] = {
+            "dmst_stex_tp": self._exchange(api_id, dmst_stex_tp),
+            "orig_ord_no": order_number(api_id, orig_ord_no),
+            "stk_cd": check_stock_code(api_id, stk_cd, suffix_allowed=False),
+            "cncl_qty": quantity(api_id, "cncl_qty", qty, allow_zero=True),
+        }
+        return await self._place(request_type(**fields), idempotency_key)
 
 
 # --- field checks -------------------------------------------------------------------------

@@ -85,7 +85,7 @@ class CreditOrderAPI(TRGroup, StockOrderForms):
         self._guard(api_id)
         if crd_deal_tp not in ("33", "99"):
             raise InvalidOrderError(api_id, "crd_deal_tp", f"{crd_deal_tp!r} is not 33 or 99")
-        if crd_loan_dt and not (isinstance(crd_loan_dt, str) and _DATE.fullmatch(crd_loan_dt)):
+        if crd_loan_dt and not (isinstance(crd_loan_dt, str) and _DATE.fullmatch(crd_loan_dt)):  # pyright: ignore[reportUnnecessaryIsInstance]
             raise InvalidOrderError(api_id, "crd_loan_dt", f"{crd_loan_dt!r} is not YYYYMMDD")
         return await self._new_stock_order(
             CreditSellOrderRequest,

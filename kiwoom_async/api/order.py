@@ -380,7 +380,7 @@ class OrderAPI(TRGroup, StockOrderForms):
         api_id = request_type.api_id
         self._guard(api_id)
         code = _gold_code(api_id, stk_cd)
-        if not isinstance(trde_tp, str) or trde_tp not in GOLD_TRADE_TYPES:
+        if not isinstance(trde_tp, str) or trde_tp not in GOLD_TRADE_TYPES:  # pyright: ignore[reportUnnecessaryIsInstance]
             raise InvalidOrderError(
                 api_id, "trde_tp", f"unknown trade type {trde_tp!r}; known: 00, 10, 20"
             )

@@ -138,7 +138,7 @@ class Reconciler:
         if isinstance(target, OrderStatusUnknownError):
             body = {k: str(v) for k, v in target.body.items()}
             return _Lost(target.api_id, body, target.sent_at, target.idempotency_key)
-        if not isinstance(target, str):
+        if not isinstance(target, str):  # pyright: ignore[reportUnnecessaryIsInstance]
             raise TypeError("reconcile takes an OrderStatusUnknownError or an idempotency key")
         entry = await self._ledger.run(self._ledger.ledger.get, target)
         if entry is None:

@@ -138,7 +138,7 @@ class UsOrderAPI(UsOrderQueries):
         api_id = request_type.api_id
         # Before any other check: a refused order leaves no trace.
         self.rest.check_order_allowed(api_id)
-        if not isinstance(trde_tp, str) or not _TRADE_TYPE.fullmatch(trde_tp):
+        if not isinstance(trde_tp, str) or not _TRADE_TYPE.fullmatch(trde_tp):  # pyright: ignore[reportUnnecessaryIsInstance]
             raise InvalidOrderError(api_id, "trde_tp", f"{trde_tp!r} is not a two-digit code")
         return request_type(
             stex_tp=_exchange(api_id, stex_tp),

@@ -12,7 +12,17 @@ import re
 from collections import Counter
 from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, Self, TypeAlias, TypeVar
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    ClassVar,
+    NamedTuple,
+    Self,
+    TypeAlias,
+    TypeGuard,
+    TypeVar,
+    cast,
+)
 
 import msgspec
 
@@ -208,7 +218,7 @@ class TRResponse(msgspec.Struct, frozen=True, kw_only=True):
     """Envelope code: 0 is success."""
     return_msg: str = ""
     """Envelope message from the server."""
-    raw: dict[str, Any] = msgspec.field(default_factory=dict)
+    raw: dict[str, Any] = msgspec.field(default_factory=dict)  # pyright: ignore[reportUnknownVariableType]
     """The whole decoded body, including fields the model does not declare."""
 
     known_keys: ClassVar[frozenset[str] | None] = None
@@ -360,9 +370,19 @@ def rows(
                 break
     if value is None or value == "":
         return []
-    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+    if not _is_rows(value):
         raise ResponseDecodeError(key, value, "expected a list of objects")
     return [row(item) for item in value]
+
+
+def _is_rows(value: object) -> TypeGuard[list[dict[str, Any]]]:
+    return isinstance(value, list) and all(
+        isinstance(item, dict) for item in cast("list[object]", value)
+    )
+
+
+def _is_row(item: object) -> TypeGuard[dict[str, Any]]:
+    return isinstance(item, dict)
 
 
 # --- keys no model knows ----------------------------------------------------------------
@@ -381,8 +401,8 @@ def unknown_keys(model: type[TRResponse], raw: Mapping[str, Any]) -> list[str]:
         if not isinstance(block, list):
             continue
         seen: set[str] = set()  # the only allocation of a list with nothing unknown
-        for item in block:
-            if isinstance(item, dict) and not row_known.issuperset(item):
+        for item in cast("list[object]", block):
+            if _is_row(item) and not row_known.issuperset(item):
                 for key in item:
                     if key not in row_known and key not in seen:
                         seen.add(key)
@@ -432,11 +452,11 @@ def decode_response(models: Mapping[str, type[TRResponse]], api_id: str, body: B
     except (msgspec.DecodeError, RecursionError, UnicodeError) as exc:
         raise ResponseDecodeError("<body>", _shown(body), f"not JSON ({exc})", api_id) from None
     if isinstance(decoded, Mapping) and not isinstance(decoded, dict):
-        decoded = dict(decoded)
+        decoded = dict(cast("Mapping[str, Any]", decoded))
     if not isinstance(decoded, dict):
         raise ResponseDecodeError("<body>", decoded, "expected a JSON object", api_id)
     try:
-        return model.from_raw(decoded)
+        return model.from_raw(cast("dict[str, Any]", decoded))
     except ResponseDecodeError as exc:
         raise exc.for_tr(api_id) from None
 

@@ -138,7 +138,8 @@ class FidValues(
         __eq__ = Mapping.__eq__
 
 
-Mapping.register(FidValues)
+# typeshed's Mapping does not show the ABCMeta.register it has at runtime.
+Mapping.register(FidValues)  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType]
 
 # In an event's class body the name ``type`` is the realtime type code, not the builtin.
 ValuesType: TypeAlias = type[FidValues]
@@ -186,7 +187,7 @@ class RawEvent(RealtimeEvent):
     Positional order: ``RawEvent(name, item, values, type)``.
     """
 
-    values: dict[str, str] = {}
+    values: dict[str, str] = {}  # pyright: ignore[reportIncompatibleVariableOverride]
     # A typed event's code is its class; an unknown one has to be kept per instance.
     type: str = ""  # type: ignore[misc]
 

@@ -470,7 +470,7 @@ def _as_list(name: str, values: str | Sequence[str]) -> list[str]:
     if isinstance(values, str):
         return [values]
     out = list(values)
-    if not all(isinstance(v, str) for v in out):
+    if not all(isinstance(v, str) for v in out):  # pyright: ignore[reportUnnecessaryIsInstance]
         raise KiwoomValidationError(f"{name} must be strings, got {out!r}")
     return out
 

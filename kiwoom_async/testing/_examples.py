@@ -32,7 +32,7 @@ class _File(msgspec.Struct, frozen=True):
 
 
 def _load() -> dict[str, TRExample]:
-    raw = resources.files(__package__).joinpath("_examples.json").read_bytes()
+    raw = resources.files("kiwoom_async.testing").joinpath("_examples.json").read_bytes()
     return msgspec.json.decode(raw, type=_File).trs
 
 

@@ -26,7 +26,7 @@ import re
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 from aiohttp import web
@@ -215,7 +215,7 @@ class _RestHandler:
                 "입력 값 형식이 올바르지 않습니다. 파라미터=body 실패사유= JSON 객체가 아닙니다",
                 api_id=api_id,
             )
-        return body
+        return cast("dict[str, Any]", body)
 
     def _auth_error(self, code: int, *, api_id: str = "") -> _Reply:
         style = self.state.config.token_error_style
@@ -340,7 +340,7 @@ class _RestHandler:
                 "return_code": 0,
                 "return_msg": _OK_MSG,
             }, False
-        payload = example_response(api_id)
+        payload: dict[str, Any] | None = example_response(api_id)
         if payload is None:
             entry = EXAMPLES.get(api_id)
             payload = {key: [] for key in (entry.list_keys if entry else [])}
@@ -355,7 +355,7 @@ class _RestHandler:
         if spec.paginates:
             for key, value in payload.items():
                 if isinstance(value, list):
-                    payload[key] = _page_rows(value, page)
+                    payload[key] = _page_rows(cast("list[object]", value), page)
         return envelope(payload, _OK_MSG), more
 
 
@@ -467,12 +467,13 @@ def _page_rows(rows: list[Any], page: int) -> list[Any]:
     page is older than every row of an earlier one (as Kiwoom's newest-first series are)."""
     if not rows:
         return rows
-    first = rows[0] if isinstance(rows[0], dict) else {}
+    first = cast("dict[str, Any]", rows[0]) if isinstance(rows[0], dict) else {}
     out: list[Any] = []
-    for index, row in enumerate(rows):
-        if not isinstance(row, dict):
-            out.append(row)
+    for index, item in enumerate(rows):
+        if not isinstance(item, dict):
+            out.append(item)
             continue
+        row = cast("dict[str, Any]", item)
         step = page * len(rows) + index
         new = copy.copy(row)
         for key, value in row.items():
