@@ -164,3 +164,20 @@ def test_an_order_seen_without_its_parent_is_moved_into_the_chain() -> None:
     book.claim_unclaimed()
     assert trade.ord_nos == ["0000007", "0000009"] and trade.filled_qty == 6
     assert trade.remaining_qty == 4 and list(book.trades) == [trade.id]
+
+
+def test_an_order_a_page_boundary_skipped_is_not_closed_and_reopens() -> None:
+    book = TradeBook()
+    trade = _placed(book)
+    working = book.known_working()
+    # Missing from ka10075 (its rows moved between pages), but ka10076 says 6 still work.
+    row = RestOrder(ord_no="0000007", qty=10, cum_qty=4, avg_price=60_000, working=True)
+    book.apply_snapshot(Snapshot(orders={"7": row}), working, book.balance_seq)
+    assert trade.remaining_qty == 6 and trade.status is TradeStatus.PARTIALLY_FILLED
+    # Missing from both lists: closed; listed open again later: it works after all.
+    book.apply_snapshot(Snapshot(orders={}), book.known_working(), book.balance_seq)
+    assert trade.remaining_qty == 0 and trade.status is TradeStatus.CANCELLED
+    row = RestOrder(ord_no="0000007", qty=10, cum_qty=4, cum_amount=240_000, open=True)
+    book.apply_snapshot(Snapshot(orders={"7": row}), book.known_working(), book.balance_seq)
+    assert trade.remaining_qty == 6 and trade.status is TradeStatus.PARTIALLY_FILLED
+    assert trade.filled_qty == 4

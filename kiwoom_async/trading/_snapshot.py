@@ -22,8 +22,10 @@ CumulativeSource = Literal["911", "unfilled", "none"]
 체결량 "execution quantity" and 915 단위체결량 "unit execution quantity" without saying
 which is the running total): ``"911"`` FID 911 when 915 carries the fill's own quantity (as
 the simulator sends them, and as Kiwoom's older OpenAPI+ documents them); ``"unfilled"``
-the order quantity (900) less the unfilled quantity (902) less what the trade knows was
-moved or cancelled; ``"none"`` no running total: fill numbers alone keep fills apart."""
+the order quantity (900) less the unfilled quantity (902), which also counts shares moved or
+cancelled before the event (after a partial modify or cancel it is an upper bound, and a fill
+a snapshot already counted may then count again); ``"none"`` no running total: fill numbers
+alone keep fills apart."""
 
 log = logging.getLogger("kiwoom_async.trading")
 
@@ -74,6 +76,7 @@ def _row(raw: Mapping[str, Any], *, listed_open: bool) -> RestOrder | None:
         cum_amount=_int(raw.get("cntr_tot_amt")) if listed_open else None,
         avg_price=_int(raw.get("cntr_pric")),
         open=listed_open and (_int(raw.get("oso_qty")) or 0) > 0,
+        working=(_int(raw.get("oso_qty")) or 0) > 0,
         trade_type=str(raw.get("trde_tp") or ""),
     )
 
@@ -112,6 +115,8 @@ async def read_snapshot(rest: RestSession, *, positions: bool = True) -> Snapsho
             # Filled further between the two reads: the later figure, still open as listed.
             row.open = earlier.open
             orders[key] = row
+        else:
+            earlier.working = earlier.working or row.working
     held: dict[str, Position] | None = None
     if positions:
         held = {}

@@ -81,6 +81,10 @@ class RestOrder(msgspec.Struct, kw_only=True):
     """Average fill price (ka10076 cntr_pric), rounded by the server."""
     open: bool = False
     """Listed by ka10075: still working."""
+    working: bool = False
+    """Some of it still works by either list's unfilled quantity (oso_qty): a row of
+    ka10076 says so for an order a page boundary of ka10075 may have skipped (rows move
+    between pages while orders come and go)."""
     trade_type: str = ""
 
 
@@ -335,6 +339,8 @@ class TradeBook:
                 found = self._leg_from_row(row)
             trade, leg = found
             self._rest_fill(trade, leg, row)
+            if row.open and leg.closed and leg.working:
+                leg.closed = False  # closed on an earlier list that missed it: it works
             self._touch(trade, "rest", f"snapshot of {row.ord_no}")
         if snapshot.open_complete:
             for key in working_before:
@@ -343,7 +349,7 @@ class TradeBook:
                     continue
                 trade, leg = found
                 listed = snapshot.orders.get(key)
-                if leg.remaining > 0 and (listed is None or not listed.open):
+                if leg.remaining > 0 and (listed is None or not (listed.open or listed.working)):
                     leg.closed = True
                     self._touch(trade, "rest", f"{leg.ord_no} no longer open (ka10075)")
         if snapshot.positions is not None:
@@ -457,10 +463,13 @@ class TradeBook:
             return False
         gap = False
         added = qty
-        cumulative = event.cum_qty
-        if cumulative is not None and event.cum_includes_taken:
-            cumulative -= leg.moved + leg.cancelled
-        if cumulative is not None:
+        cumulative = expected = event.cum_qty
+        if expected is not None and event.cum_includes_taken:
+            # 900 - 902 also counts shares moved or cancelled before the event, which may be
+            # fewer than are known now: as a running total of fills it is an upper bound,
+            # safe for telling counted shares apart, less what is known for finding gaps.
+            expected -= leg.moved + leg.cancelled
+        if cumulative is not None and expected is not None:
             # Of this fill, what the leg already holds (from a snapshot, or twice delivered).
             overlap = min(qty, max(0, leg.filled + qty - cumulative))
             from_rest = min(overlap, leg.rest_qty)
@@ -470,7 +479,7 @@ class TradeBook:
                 return False
             if from_rest:
                 self._shrink_rest(trade, leg, from_rest, price)
-            gap = cumulative > leg.filled + added
+            gap = expected > leg.filled + added
         fill = Fill(
             ord_no=leg.ord_no,
             fill_no=event.fill_no,
