@@ -185,10 +185,9 @@ class FleetRealtime(RealtimeSession):
             loop.create_task(self._leader.run()),
             loop.create_task(self._keep_wanted()),
         ]
-        self._readers = [
-            loop.create_task(self._read_market(market_from)),
-            loop.create_task(self._read_account()),
-        ]
+        # The account reader starts with the first subscription: until then this consumer
+        # wants no fill, and one read now would be acknowledged unseen.
+        self._readers = [loop.create_task(self._read_market(market_from))]
 
     async def aclose(self) -> None:
         """Acknowledge what was delivered, stop taking part, end the stream. Idempotent."""
@@ -248,6 +247,8 @@ class FleetRealtime(RealtimeSession):
         if not refresh:
             group.clear()
         group.update(pairs)
+        if len(self._readers) == 1:
+            self._readers.append(asyncio.get_running_loop().create_task(self._read_account()))
         await self._write_wanted()
         await self._until_applied(pairs)
 
@@ -350,7 +351,7 @@ class FleetRealtime(RealtimeSession):
             try:
                 answer: Any = await self._redis().xreadgroup(
                     group, self.consumer, {stream: position}, count=500,
-                    block=None if position == b"0" else _BLOCK_MS,
+                    block=None if position != b">" else _BLOCK_MS,
                 )  # fmt: skip
             except redis.exceptions.ResponseError as exc:
                 if "NOGROUP" in str(exc):
@@ -364,10 +365,10 @@ class FleetRealtime(RealtimeSession):
                 await asyncio.sleep(0.5)
                 continue
             entries = [entry for _name, batch in answer or [] for entry in batch]
-            if position == b"0":
+            if position != b">":
+                # Pending entries come back from after the id given, batch by batch.
                 self.fleet_stats.redelivered += len(entries)
-                if not entries:
-                    position = b">"
+                position = _bytes(entries[-1][0]) if entries else b">"
             for entry_id, fields in entries:
                 await self._deliver_account(entry_id, fields)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -175,3 +176,31 @@ async def test_market_entries_trimmed_before_a_consumer_read_them_are_counted(
             await until_true(lambda: rt.fleet_stats.market_trimmed == 3)
     leftover = [t for t in asyncio.all_tasks() if "fleet" in repr(t.get_coro())]
     assert leftover == []  # closing leaves nothing running
+
+
+async def test_fills_a_consumer_had_not_finished_come_back_once_under_its_name(
+    sim: Simulator, redis_url: str
+) -> None:
+    async with client(sim, redis_url) as kw:
+        first = kw.realtime(consumer="books", lease=1.0)
+        assert isinstance(first, FleetRealtime)
+        async with first:
+            await first.subscribe([], ["00"])
+            ack = await kw.order.buy("005930", qty=1, price=None, trde_tp="3")
+            await next_of(first, OrderFill)
+            # A crash: the process dies while handling the fill, before asking for more.
+            first._delivered.clear()
+            await until_true(lambda: len(first._deliveries) > 0)  # the second 00 is read too
+        again = kw.realtime(consumer="books", lease=1.0)
+        assert isinstance(again, FleetRealtime)
+        async with again:
+            await asyncio.sleep(0.3)  # subscribing late loses nothing
+            await again.subscribe([], ["00"])
+            fills: list[OrderFill] = []
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(seconds(1.0)):
+                    async for event in again:
+                        if isinstance(event, OrderFill):
+                            fills.append(event)
+    assert {fill.order_no for fill in fills} == {int(ack.ord_no)}
+    assert len(fills) == again.fleet_stats.redelivered == 2  # each once, not over and over
