@@ -10,7 +10,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from kiwoom_async import InvalidOrderError, Kiwoom
+from kiwoom_async import InvalidOrderError, Kiwoom, SubscriptionError
 from kiwoom_async.retry import Backoff
 from kiwoom_async.testing import Simulator
 from kiwoom_async.trading import (
@@ -238,3 +238,16 @@ async def test_cancel_ends_every_working_leg_of_a_partly_modified_trade(sim: Sim
     assert sorted(kinds) == sorted([("cancel", moved, 4), ("cancel", root, 6)])
     assert {e.key for e in kw.order.ledger.entries()} == {"stop-all", "stop-all#1"}
     assert trade.remaining_qty == 0 and len(trade.ord_nos) == 4
+
+
+async def test_a_refused_subscription_fails_the_start_and_leaves_nothing(sim: Simulator) -> None:
+    sim.config.reg_refuse_types = frozenset({"00"})
+    before = asyncio.all_tasks()
+    async with client(sim) as kw:
+        trading = kw.trading(**FAST)
+        with pytest.raises(SubscriptionError):
+            await trading.start()
+        with pytest.raises(TradingClosedError):
+            await trading.buy("005930", qty=1, price=None, trde_tp="3")
+    await asyncio.sleep(0)
+    assert asyncio.all_tasks() - before == set() and sim.orders == []

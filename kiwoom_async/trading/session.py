@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Final, cast
 
 from ..api.order import Exchange, OrderAPI, StockTradeType
-from ..errors import APIError, KiwoomError, OrderStatusUnknownError
+from ..errors import APIError, ConnectionClosedError, KiwoomError, OrderStatusUnknownError
 from ..ledger import OrderAck, trade_date
 from ..models.lifecycle import AccountFrameLost, Resubscribed
 from ..models.realtime import Balance, OrderFill
@@ -28,13 +28,15 @@ from ._rerun import Rerun
 from ._snapshot import CumulativeSource, balance_of, order_event, read_snapshot
 from .book import BookStats, TradeBook, TradeUpdate
 from .model import Leg, OrderSpec, Position, Side, TradeState
-from .trade import Trade, TradeNotOpenError, TradingClosedError
+from .trade import Trade, TradeNotOpenError, TradingClosedError, TradingError
 
 __all__ = ["TradingSession"]
 
 log = logging.getLogger("kiwoom_async.trading")
 
 ACCOUNT_TYPES: Final = ("00", "04")
+_SUBSCRIBE_RETRY: Final = 0.1
+"""Seconds between REG attempts while the first connection is not up yet."""
 _SYNC_RETRIES: Final = (0.5, 1.0, 2.0)
 """Seconds before each new try of a snapshot whose REST reads failed."""
 
@@ -122,13 +124,27 @@ class TradingSession:
                         self._spawn(self._find_lost(trade, key))
         try:
             await self.realtime.start()
-            async with asyncio.timeout(self.start_timeout):
-                await self.realtime.subscribe([], list(ACCOUNT_TYPES), grp_no=self.grp_no)
+            await self._subscribe()
             self._consumer = asyncio.get_running_loop().create_task(self._consume())
             await self.reconcile()
         except BaseException:
             await self.aclose()
             raise
+
+    async def _subscribe(self) -> None:
+        """Register 00/04, through the reconnects of a slow start, for ``start_timeout``."""
+        try:
+            async with asyncio.timeout(self.start_timeout):
+                while True:
+                    try:
+                        await self.realtime.subscribe([], list(ACCOUNT_TYPES), grp_no=self.grp_no)
+                        return
+                    except ConnectionClosedError:
+                        await asyncio.sleep(_SUBSCRIBE_RETRY)
+        except TimeoutError:
+            raise TradingError(
+                f"the account events (00, 04) were not registered within {self.start_timeout} s"
+            ) from None
 
     async def aclose(self) -> None:
         """Stop following events, save the trades (with ``state_path``), close the realtime
