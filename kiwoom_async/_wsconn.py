@@ -2,9 +2,9 @@
 
 aiohttp's frame reader is compiled and kept by a large project; with ``decode_text=False`` a
 text message arrives as the bytes received, which msgspec decodes without a UTF-8 round trip.
-Under the same session, decoder and queue it costs 1.03-1.09x the CPU per event of the
-RFC 6455 reader written here before it (``benchmarks/bench_realtime.py``, transport rounds),
-so the reader went and aiohttp does the framing.
+Under the same session, decoder and queue it cost 1.02-1.09x the CPU per event of the
+RFC 6455 reader written here before it (0D and 0B frames, five alternated rounds in three
+runs; README, Performance), so the reader went and aiohttp does the framing.
 
 What this module adds is what the session needs on top: two ways to read (``await recv()``
 while logging in, then ``start_delivery(callback)`` for the steady state, every message handed

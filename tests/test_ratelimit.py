@@ -112,8 +112,8 @@ async def test_lateness_beyond_the_tolerance_is_not_forgiven() -> None:
         await limiter.acquire()
         grants.append(time.now)
     gaps = [b - a for a, b in itertools.pairwise(grants)]
-    # The tolerance is at most half the spacing: grants never bunch up behind a late one.
-    assert min(gaps) >= 0.01015 / 2
+    # The tolerance is at most a quarter of the spacing: grants never bunch up behind a late one.
+    assert min(gaps) >= 0.01015 * 3 / 4
 
 
 async def test_any_n_grants_span_the_server_window_despite_late_wake_ups() -> None:
