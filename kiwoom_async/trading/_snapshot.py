@@ -152,7 +152,7 @@ def order_event(event: OrderFill, cumulative_from: CumulativeSource = "911") -> 
     return OrderEvent(
         ord_no=values.f9203.strip(),
         orig_ord_no=values.f904.strip() if order_key(values.f904) not in ("", "0") else "",
-        stk_cd=event.code,
+        stk_cd=_plain_code(values.f9001),
         status=values.f913.strip(),
         kind_text=values.f905,
         side="sell" if side == "1" else "buy" if side == "2" else _side(values.f905),
@@ -172,6 +172,11 @@ def order_event(event: OrderFill, cumulative_from: CumulativeSource = "911") -> 
 def balance_of(event: Balance) -> tuple[str, int | None, int | None, str]:
     values = event.values
     return event.code, _safe_int(values.f930), _safe_price(values.f931), values.f302
+
+
+def _plain_code(raw: str) -> str:
+    """``A005930`` -> ``005930``: the market prefix of account events' codes."""
+    return raw[1:] if len(raw) == 7 and raw[0].isalpha() else raw
 
 
 def _safe_int(raw: str) -> int | None:
