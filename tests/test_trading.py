@@ -251,3 +251,19 @@ async def test_a_refused_subscription_fails_the_start_and_leaves_nothing(sim: Si
             await trading.buy("005930", qty=1, price=None, trde_tp="3")
     await asyncio.sleep(0)
     assert asyncio.all_tasks() - before == set() and sim.orders == []
+
+
+async def test_a_modify_whose_answer_is_lost_is_found_in_the_next_snapshot(
+    sim: Simulator,
+) -> None:
+    async with client(sim) as kw, kw.trading(**FAST) as trading:
+        trade = await trading.buy("005930", qty=5, price=50_000, trde_tp="0")
+        sim.config.drop_after_order = True
+        await trading.modify(trade, price=50_100)  # placed; its answer never comes
+        sim.config.drop_after_order = False
+        await until(lambda: len(trade.ord_nos) == 2)
+        assert trade.legs[1].kind == "modify" and trade.current_ord_no == sim.orders[1].ord_no
+        assert trade.status is TradeStatus.CONFIRMED and "lost" in trade.state.reason
+        await trading.cancel(trade)
+        assert await trade.done(timeout=seconds(5)) is TradeStatus.CANCELLED
+    assert [o.action for o in sim.orders] == ["new", "modify", "cancel"]

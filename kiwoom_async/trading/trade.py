@@ -88,6 +88,11 @@ class Trade:
         return self.state.ord_nos
 
     @property
+    def current_ord_no(self) -> str | None:
+        """The newest order of the chain still working: what a modify or cancel refers to."""
+        return self.state.current_ord_no
+
+    @property
     def legs(self) -> list[Leg]:
         return self.state.legs
 
