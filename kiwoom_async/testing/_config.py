@@ -106,7 +106,7 @@ class SimConfig:
     outside the daily band (±30% of the previous close), 1 KRW included."""
     check_holdings: bool = True
     """Refuse stock sells of more shares than held and not already offered by open sells."""
-    holdings: Mapping[str, int] = field(default_factory=dict)
+    holdings: Mapping[str, int] = field(default_factory=dict[str, int])
     """Shares every account starts with (stock code -> quantity), bought at the previous
     close."""
     fill_interval: float = 0.0

@@ -22,8 +22,8 @@ FORMAT_VERSION = 1
 class SavedState(msgspec.Struct, kw_only=True):
     version: int = FORMAT_VERSION
     saved_at: float = 0.0
-    trades: list[TradeState] = msgspec.field(default_factory=list)
-    positions: dict[str, Position] = msgspec.field(default_factory=dict)
+    trades: list[TradeState] = msgspec.field(default_factory=list[TradeState])
+    positions: dict[str, Position] = msgspec.field(default_factory=dict[str, Position])
 
 
 _encode = msgspec.json.Encoder().encode

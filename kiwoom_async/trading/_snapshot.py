@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, cast
 
 from ..errors import KiwoomError
 from ..models.numbers import price as parse_price
@@ -87,9 +87,11 @@ async def _rows(
     rows: list[Mapping[str, Any]] = []
     pager = rest.paginate(api_id, body, max_pages=SNAPSHOT_PAGES)
     async for page in pager:
-        listed = page.body.get(list_key)
+        listed: object = page.body.get(list_key)
         if isinstance(listed, list):
-            rows.extend(r for r in listed if isinstance(r, Mapping))
+            for row in cast(list[object], listed):
+                if isinstance(row, Mapping):
+                    rows.append(cast(Mapping[str, Any], row))
     return rows, not pager.has_more
 
 

@@ -129,8 +129,8 @@ class Leg(msgspec.Struct, kw_only=True):
     closed: bool = False
     rest_qty: int = 0
     """Of ``filled``, what REST snapshots added (fills whose events were missed)."""
-    fill_nos: list[str] = msgspec.field(default_factory=list)
-    applied: list[str] = msgspec.field(default_factory=list)
+    fill_nos: list[str] = msgspec.field(default_factory=list[str])
+    applied: list[str] = msgspec.field(default_factory=list[str])
     """Order numbers of the modify/cancel legs already taken off this leg."""
 
     @property
@@ -173,10 +173,10 @@ class TradeState(msgspec.Struct, kw_only=True):
     id: str
     """The first order number of the chain; ``local-N`` until the order has one."""
     order: OrderSpec
-    legs: list[Leg] = msgspec.field(default_factory=list)
-    fills: list[Fill] = msgspec.field(default_factory=list)
+    legs: list[Leg] = msgspec.field(default_factory=list[Leg])
+    fills: list[Fill] = msgspec.field(default_factory=list[Fill])
     status: TradeStatus = TradeStatus.PENDING
-    log: list[LogEntry] = msgspec.field(default_factory=list)
+    log: list[LogEntry] = msgspec.field(default_factory=list[LogEntry])
     external: bool = False
     """Placed elsewhere (HTS/MTS, another program): learned from events or snapshots."""
     reason: str = ""

@@ -14,7 +14,7 @@ import logging
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, Final, cast
+from typing import Any, Final
 
 from ..api.order import Exchange, OrderAPI, StockTradeType
 from ..errors import APIError, ConnectionClosedError, KiwoomError, OrderStatusUnknownError
@@ -163,7 +163,7 @@ class TradingSession:
         self._dispatch()
         await self._save(force=True)
         for handle in self._handles.values():
-            handle._close()
+            handle._close()  # pyright: ignore[reportPrivateUsage]
         for queue in self._listeners:
             queue.put_nowait(None)
 
@@ -520,7 +520,7 @@ class TradingSession:
                 if state is None:
                     continue
                 handle = self._handle(state)
-            handle._push(update)
+            handle._push(update)  # pyright: ignore[reportPrivateUsage]
             for queue in self._listeners:
                 queue.put_nowait(update)
 
@@ -592,4 +592,6 @@ def _answer_qty(ack: OrderAck, field: str) -> int:
 
 def _exchange(state: TradeState) -> Exchange:
     exchange = state.order.dmst_stex_tp
-    return cast(Exchange, exchange) if exchange in ("KRX", "NXT", "SOR") else "KRX"
+    if exchange == "NXT":
+        return "NXT"
+    return "SOR" if exchange == "SOR" else "KRX"

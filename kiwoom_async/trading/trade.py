@@ -151,7 +151,7 @@ class Trade:
         try:
             while True:
                 update = await queue.get()
-                if update is _END:
+                if update is None:
                     return
                 yield update
                 if update.kind == "status" and update.status.done:
