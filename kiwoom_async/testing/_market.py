@@ -142,8 +142,8 @@ class Market:
     """Prices for any stock code, created on first use."""
 
     seed: int = 0
-    _stocks: dict[str, _Stock] = field(default_factory=dict)
-    _listeners: list[Callable[[Tick], None]] = field(default_factory=list)
+    _stocks: dict[str, _Stock] = field(default_factory=dict[str, _Stock])
+    _listeners: list[Callable[[Tick], None]] = field(default_factory=list[Callable[[Tick], None]])
 
     def _stock(self, stk_cd: str) -> _Stock:
         code = normalize_code(stk_cd)
