@@ -996,7 +996,13 @@ async def soak(seconds: float, seed: int) -> dict[str, Any]:
 
 async def _soak(seconds: float, seed: int) -> dict[str, Any]:
     before = probe(0.0)
-    sim = Simulator(seed=seed, rate_limit=RATE, partial_fills=True, ping_interval=5.0)
+    sim = Simulator(
+        seed=seed,
+        rate_limit=RATE,
+        partial_fills=True,
+        ping_interval=5.0,
+        holdings=dict.fromkeys(CODES, 1_000_000),  # sells need shares held
+    )
     async with sim:
         kw = Kiwoom(
             APPKEY,
