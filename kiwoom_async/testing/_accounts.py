@@ -13,11 +13,15 @@ from ._market import KST, marked, normalize_code
 from ._orders import TRADE_TYPE_TEXT, OrderRecord
 from ._state import SimState
 
-__all__ = ["ACCOUNT_VIEWS", "BALANCE_VIEWS", "AccountViews", "envelope"]
+__all__ = ["ACCOUNT_VIEWS", "BALANCE_VIEWS", "DEPOSIT_VIEWS", "AccountViews", "envelope"]
+# Deposit fields that read the account's cash, and those that read what it may still order.
+_CASH_FIELDS = ("entr", "d1_entra", "d2_entra")
+_ORDERABLE_FIELDS = ("ord_alow_amt", "pymn_alow_amt", "d2_pymn_alow_amt")
 
 QUERY_OK_MSG = "조회가 완료되었습니다"
 ACCOUNT_VIEWS = frozenset({"ka10075", "ka10076", "kt00007", "kt50031", "kt50075"})
 BALANCE_VIEWS = frozenset({"kt00004", "kt00018"})
+DEPOSIT_VIEWS = frozenset({"kt00001"})
 _GOLD_VIEWS = frozenset({"kt50031", "kt50075"})
 _GOLD_TRADE_TYPE_TEXT = {"00": "지정가", "10": "지정가(IOC)", "20": "지정가(FOK)"}
 _EXCHANGE_CODE = {"KRX": ("1", "KRX", "N"), "NXT": ("2", "NXT", "N"), "SOR": ("0", "SOR", "Y")}
@@ -154,7 +158,7 @@ class AccountViews:
         # kt50075 lists the orders still working, whatever day they were placed.
         day = "" if unfilled_only else str(body.get("ord_dt") or "").strip()
         unfilled = unfilled_only or qry_tp == "3"
-        selected = []
+        selected: list[OrderRecord] = []
         for order in orders:
             if (only and order.stk_cd != only) or (side and order.side != side):
                 continue
@@ -172,6 +176,19 @@ class AccountViews:
         if qry_tp == "2":
             selected.reverse()
         return selected
+
+    def fill_cash(self, payload: dict[str, Any], appkey: str, *, width: int) -> None:
+        """Write the account's cash and what open buys leave of it into the deposit fields of
+        ``payload`` (kt00001 예수금상세, kt00004); the others keep the example's values."""
+        if self.state.config.cash is None:
+            return
+        desk = self.state.desk
+        for name, amount in (
+            *((f, desk.cash(appkey)) for f in _CASH_FIELDS),
+            *((f, desk.orderable(appkey)) for f in _ORDERABLE_FIELDS),
+        ):
+            if name in payload:
+                payload[name] = f"{amount:0{width}d}"
 
     def balance(self, appkey: str, api_id: str) -> dict[str, Any]:
         """kt00004/kt00018 with the account's positions; totals that the simulator does not
@@ -246,6 +263,7 @@ class AccountViews:
             payload["stk_acnt_evlt_prst"] = rows
             payload["tot_pur_amt"] = f"{tot_pur:012d}"
             payload["tot_est_amt"] = f"{tot_evlt:012d}"
+            self.fill_cash(payload, appkey, width=12)
         return envelope(payload, QUERY_OK_MSG)
 
 

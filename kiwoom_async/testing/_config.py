@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 
 
 @dataclass(slots=True)
@@ -114,3 +115,12 @@ class SimConfig:
     part of what is left); 0 or less: they fill only on market ticks that cross them."""
     fill_chance: float = 0.5
     """The chance that a resting order trades in a round of the fill clock."""
+    cash: int | None = 1_000_000_000
+    """KRW every account starts with. A buy must fit in what is left after the open buys
+    (market orders count at the upper limit); fills move cash. None: no cash check."""
+    market_hours: bool = False
+    """Refuse orders while KRX is closed (kiwoom_async.krx_calendar: weekends, holidays,
+    outside every session window) with ``[2000](RC4058:모의투자 장종료)``."""
+    clock: Callable[[], datetime] | None = None
+    """The simulator's KST "now" for ``market_hours`` (None: the real clock), so tests can
+    pin a moment."""

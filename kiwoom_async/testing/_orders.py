@@ -48,9 +48,12 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any, Literal
 
+from .._kst import KST as KST_ZONE
 from ..krx import is_on_tick
+from ..krx_calendar import Phase, phase_at
 from ._config import SimConfig
 from ._examples import EXAMPLES
 from ._market import Market, Tick, kst_now, normalize_code, tick_size
@@ -223,6 +226,9 @@ _RC_OTHER_STOCK = "[2000](RC4003:원주문의 종목코드와 일치하지 않�
 _RC_OFF_TICK = "[2000](RC4010:주문가격이 호가단위에 맞지 않습니다. 호가단위={tick}원)"
 _RC_OUT_OF_BAND = "[2000](RC4011:주문가격이 가격제한폭({lower}~{upper}원)을 벗어났습니다.)"
 _RC_NOT_HELD = "[2000](RC4025:매도가능수량이 부족합니다. 매도가능수량={sellable}주)"
+_RC_NO_CASH = "[2000](RC4026:주문가능금액이 부족합니다. 주문가능금액={orderable}원)"
+# The fact base's own example of a mock-server refusal.
+_RC_CLOSED = "[2000](RC4058:모의투자 장종료)"
 
 # How often an idle fill clock looks at its knob again.
 _CLOCK_IDLE = 0.05
@@ -272,6 +278,7 @@ class OrderDesk:
         """Every execution in order, fill numbers increasing."""
         self._next_fill_no = 1
         self._fill_rng = random.Random(f"fills:{config.seed}")
+        self._cash: dict[str, int] = {}
 
     # --- listeners and views ---
 
@@ -286,6 +293,26 @@ class OrderDesk:
 
     def positions(self, appkey: str) -> dict[str, Position]:
         return dict(self._book(appkey))
+
+    def cash(self, appkey: str) -> int:
+        """KRW the account holds: ``SimConfig.cash`` to start, moved by every stock fill."""
+        return self._cash.get(appkey, self.config.cash or 0)
+
+    def orderable(self, appkey: str) -> int:
+        """Cash not already promised to open buys (market buys count at the upper limit)."""
+        promised = sum(
+            o.remaining_qty * self._buy_price(o.stk_cd, o.price)
+            for o in self.orders
+            if o.appkey == appkey
+            and o.side == "buy"
+            and o.action != "cancel"
+            and o.status == "open"
+            and not o.is_gold
+        )
+        return max(0, self.cash(appkey) - promised)
+
+    def _buy_price(self, stk_cd: str, price: int) -> int:
+        return price or self.market.limits(stk_cd)[1]
 
     def _book(self, appkey: str) -> dict[str, Position]:
         """The account's positions, opened with ``SimConfig.holdings`` on first use."""
@@ -325,6 +352,8 @@ class OrderDesk:
         for name in rules.required:
             if not _text(body, name):
                 raise _missing(name)
+        if self.config.market_hours and not self._market_open():
+            raise OrderError(20, _RC_CLOSED)
         exchange = "KRX"
         if not kind.gold:
             exchange = _text(body, "dmst_stex_tp")
@@ -372,6 +401,8 @@ class OrderDesk:
                 self._check_price(stk_cd, price)
             if side == "sell":
                 self._check_sellable(appkey, stk_cd, qty)
+            else:
+                self._check_cash(appkey, qty * self._buy_price(stk_cd, price))
         order = self._record(
             appkey=appkey,
             api_id=api_id,
@@ -425,6 +456,10 @@ class OrderDesk:
         qty = asked or orig.remaining_qty
         if qty > orig.remaining_qty:
             raise OrderError(20, _RC_TOO_MANY)
+        if new_price and orig.side == "buy" and not kind.gold:
+            # The moved shares are promised at the new price instead of the old one.
+            old = qty * self._buy_price(orig.stk_cd, orig.price)
+            self._check_cash(appkey, qty * new_price - old)
         orig.remaining_qty -= qty
         side_ko = "매수" if orig.side == "buy" else "매도"
         if kind.action == "modify":
@@ -497,6 +532,18 @@ class OrderDesk:
             raise OrderError(20, _RC_OUT_OF_BAND.format(lower=lower, upper=upper))
         if not is_on_tick(price, instrument):
             raise OrderError(20, _RC_OFF_TICK.format(tick=tick_size(price, instrument)))
+
+    def _check_cash(self, appkey: str, needed: int) -> None:
+        if self.config.cash is None or needed <= 0:
+            return
+        orderable = self.orderable(appkey)
+        if needed > orderable:
+            raise OrderError(20, _RC_NO_CASH.format(orderable=orderable))
+
+    def _market_open(self) -> bool:
+        clock = self.config.clock
+        moment = clock() if clock is not None else datetime.now(KST_ZONE)
+        return phase_at(moment) not in (Phase.CLOSED, Phase.BREAK)
 
     def _check_sellable(self, appkey: str, stk_cd: str, qty: int) -> None:
         if not self.config.check_holdings:
@@ -630,6 +677,10 @@ class OrderDesk:
         order.last_fill_price = price
         if order.remaining_qty == 0:
             order.status = "filled"
+        if not order.is_gold and self.config.cash is not None:
+            amount = qty * price
+            cash = self.cash(order.appkey)
+            self._cash[order.appkey] = cash - amount if order.side == "buy" else cash + amount
         self._apply_position(order, qty, price)
         self._notify(order, "filled")
 

@@ -32,7 +32,7 @@ import msgspec
 from aiohttp import web
 
 from ..registry import REGISTRY, TRSpec
-from ._accounts import ACCOUNT_VIEWS, BALANCE_VIEWS, AccountViews, envelope
+from ._accounts import ACCOUNT_VIEWS, BALANCE_VIEWS, DEPOSIT_VIEWS, AccountViews, envelope
 from ._examples import EXAMPLES, example_response
 from ._market import (
     KST,
@@ -356,6 +356,8 @@ class _RestHandler:
             for key, value in payload.items():
                 if isinstance(value, list):
                     payload[key] = _page_rows(cast("list[object]", value), page)
+        if api_id in DEPOSIT_VIEWS:
+            self.accounts.fill_cash(payload, appkey, width=15)
         return envelope(payload, _OK_MSG), more
 
 
