@@ -28,7 +28,11 @@ Validation rules, checked in this order (the first failure answers):
    offered by the account's open sells. ``SimConfig.holdings`` gives every account its first
    shares.
 
-Failures of 6-8 answer ``return_code`` 20 in the ``[2000](RCnnnn:...)`` form the fact base
+9. Stock buys (``SimConfig.cash``): the order's amount (market orders at the upper limit) fits in
+   the account's cash less what its open buys already promise.
+10. With ``SimConfig.market_hours``: KRX is open (a trading day, inside a session window).
+
+The account rules (7-10) live in :mod:`._order_rules`. Failures of 6-10 answer ``return_code`` 20 in the ``[2000](RCnnnn:...)`` form the fact base
 records for order rejections; only RC4058 and RC9000 are documented upstream, the other RC
 numbers (and their wording) are the simulator's own.
 
@@ -48,15 +52,12 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
 from typing import Any, Literal
 
-from .._kst import KST as KST_ZONE
-from ..krx import is_on_tick
-from ..krx_calendar import Phase, phase_at
 from ._config import SimConfig
 from ._examples import EXAMPLES
-from ._market import Market, Tick, kst_now, normalize_code, tick_size
+from ._market import Market, Tick, kst_now, normalize_code
+from ._order_rules import RC_CLOSED, AccountRules, OrderError
 
 __all__ = [
     "IOC_FOK_TYPES",
@@ -184,15 +185,6 @@ class FillRecord:
 OrderListener = Callable[[OrderRecord, str], None]
 
 
-class OrderError(Exception):
-    """A rejected order request: answered with HTTP 200 and this return_code/return_msg."""
-
-    def __init__(self, return_code: int, return_msg: str) -> None:
-        super().__init__(return_msg)
-        self.return_code = return_code
-        self.return_msg = return_msg
-
-
 @dataclass(frozen=True, slots=True)
 class _Kind:
     action: Literal["new", "modify", "cancel"]
@@ -223,12 +215,6 @@ _RC_NO_ORIG = "[2000](RC4007:원주문번호가 존재하지 않습니다.)"
 _RC_NOTHING_LEFT = "[2000](RC4033:정정/취소 가능수량이 없습니다.)"
 _RC_TOO_MANY = "[2000](RC4034:정정/취소 가능수량을 초과하였습니다.)"
 _RC_OTHER_STOCK = "[2000](RC4003:원주문의 종목코드와 일치하지 않습니다.)"
-_RC_OFF_TICK = "[2000](RC4010:주문가격이 호가단위에 맞지 않습니다. 호가단위={tick}원)"
-_RC_OUT_OF_BAND = "[2000](RC4011:주문가격이 가격제한폭({lower}~{upper}원)을 벗어났습니다.)"
-_RC_NOT_HELD = "[2000](RC4025:매도가능수량이 부족합니다. 매도가능수량={sellable}주)"
-_RC_NO_CASH = "[2000](RC4026:주문가능금액이 부족합니다. 주문가능금액={orderable}원)"
-# The fact base's own example of a mock-server refusal.
-_RC_CLOSED = "[2000](RC4058:모의투자 장종료)"
 
 # How often an idle fill clock looks at its knob again.
 _CLOCK_IDLE = 0.05
@@ -263,7 +249,7 @@ def _pad12(value: int) -> str:
     return f"{value:012d}"
 
 
-class OrderDesk:
+class OrderDesk(AccountRules):
     """Every order the simulator accepted, the positions they built, and the order listeners."""
 
     def __init__(self, config: SimConfig, market: Market) -> None:
@@ -293,26 +279,6 @@ class OrderDesk:
 
     def positions(self, appkey: str) -> dict[str, Position]:
         return dict(self._book(appkey))
-
-    def cash(self, appkey: str) -> int:
-        """KRW the account holds: ``SimConfig.cash`` to start, moved by every stock fill."""
-        return self._cash.get(appkey, self.config.cash or 0)
-
-    def orderable(self, appkey: str) -> int:
-        """Cash not already promised to open buys (market buys count at the upper limit)."""
-        promised = sum(
-            o.remaining_qty * self._buy_price(o.stk_cd, o.price)
-            for o in self.orders
-            if o.appkey == appkey
-            and o.side == "buy"
-            and o.action != "cancel"
-            and o.status == "open"
-            and not o.is_gold
-        )
-        return max(0, self.cash(appkey) - promised)
-
-    def _buy_price(self, stk_cd: str, price: int) -> int:
-        return price or self.market.limits(stk_cd)[1]
 
     def _book(self, appkey: str) -> dict[str, Position]:
         """The account's positions, opened with ``SimConfig.holdings`` on first use."""
@@ -353,7 +319,7 @@ class OrderDesk:
             if not _text(body, name):
                 raise _missing(name)
         if self.config.market_hours and not self._market_open():
-            raise OrderError(20, _RC_CLOSED)
+            raise OrderError(20, RC_CLOSED)
         exchange = "KRX"
         if not kind.gold:
             exchange = _text(body, "dmst_stex_tp")
@@ -461,41 +427,66 @@ class OrderDesk:
             old = qty * self._buy_price(orig.stk_cd, orig.price)
             self._check_cash(appkey, qty * new_price - old)
         orig.remaining_qty -= qty
-        side_ko = "매수" if orig.side == "buy" else "매도"
         if kind.action == "modify":
-            if orig.remaining_qty == 0:
-                orig.status = "modified"
-            # A price-less order that gets a price becomes a plain limit order.
-            trde_tp = orig.trde_tp
-            if trde_tp in PRICELESS_TYPES:
-                trde_tp = "00" if orig.is_gold else "0"
-            cond = _text(body, "mdfy_cond_uv")
-            order = self._record(
-                appkey=appkey,
-                api_id=api_id,
-                action="modify",
-                orig=orig,
-                stk_cd=orig.stk_cd,
-                side=orig.side,
-                trde_tp=trde_tp,
-                qty=qty,
-                price=new_price,
-                cond_price=int(cond) if cond.isascii() and cond.isdigit() else orig.cond_price,
-                exchange=exchange,
-                credit=kind.credit,
-            )
-            self._notify(order, "modified")
-            self._execute(order, immediate=False)
-            response: dict[str, Any] = {
-                "ord_no": order.ord_no,
-                "base_orig_ord_no": order.base_ord_no,
-                "mdfy_qty": _pad12(qty),
-            }
-            if not kind.gold:
-                response["dmst_stex_tp"] = exchange
-            response["return_code"] = 0
-            response["return_msg"] = f"{side_ko}정정 주문입력이 완료되었습니다"
-            return response
+            return self._modify(appkey, api_id, kind, exchange, body, orig, qty, new_price)
+        return self._cancel(appkey, api_id, kind, exchange, orig, qty)
+
+    def _modify(
+        self,
+        appkey: str,
+        api_id: str,
+        kind: _Kind,
+        exchange: str,
+        body: Mapping[str, Any],
+        orig: OrderRecord,
+        qty: int,
+        new_price: int,
+    ) -> dict[str, Any]:
+        side_ko = "매수" if orig.side == "buy" else "매도"
+        if orig.remaining_qty == 0:
+            orig.status = "modified"
+        # A price-less order that gets a price becomes a plain limit order.
+        trde_tp = orig.trde_tp
+        if trde_tp in PRICELESS_TYPES:
+            trde_tp = "00" if orig.is_gold else "0"
+        cond = _text(body, "mdfy_cond_uv")
+        order = self._record(
+            appkey=appkey,
+            api_id=api_id,
+            action="modify",
+            orig=orig,
+            stk_cd=orig.stk_cd,
+            side=orig.side,
+            trde_tp=trde_tp,
+            qty=qty,
+            price=new_price,
+            cond_price=int(cond) if cond.isascii() and cond.isdigit() else orig.cond_price,
+            exchange=exchange,
+            credit=kind.credit,
+        )
+        self._notify(order, "modified")
+        self._execute(order, immediate=False)
+        response: dict[str, Any] = {
+            "ord_no": order.ord_no,
+            "base_orig_ord_no": order.base_ord_no,
+            "mdfy_qty": _pad12(qty),
+        }
+        if not kind.gold:
+            response["dmst_stex_tp"] = exchange
+        response["return_code"] = 0
+        response["return_msg"] = f"{side_ko}정정 주문입력이 완료되었습니다"
+        return response
+
+    def _cancel(
+        self,
+        appkey: str,
+        api_id: str,
+        kind: _Kind,
+        exchange: str,
+        orig: OrderRecord,
+        qty: int,
+    ) -> dict[str, Any]:
+        side_ko = "매수" if orig.side == "buy" else "매도"
         if orig.remaining_qty == 0:
             orig.status = "cancelled"
         order = self._record(
@@ -522,46 +513,6 @@ class OrderDesk:
             "return_code": 0,
             "return_msg": f"{side_ko}취소 주문입력이 완료되었습니다",
         }
-
-    def _check_price(self, stk_cd: str, price: int) -> None:
-        if not self.config.check_prices:
-            return
-        instrument = self.market.instrument(stk_cd)
-        lower, upper = self.market.limits(stk_cd)
-        if not lower <= price <= upper:
-            raise OrderError(20, _RC_OUT_OF_BAND.format(lower=lower, upper=upper))
-        if not is_on_tick(price, instrument):
-            raise OrderError(20, _RC_OFF_TICK.format(tick=tick_size(price, instrument)))
-
-    def _check_cash(self, appkey: str, needed: int) -> None:
-        if self.config.cash is None or needed <= 0:
-            return
-        orderable = self.orderable(appkey)
-        if needed > orderable:
-            raise OrderError(20, _RC_NO_CASH.format(orderable=orderable))
-
-    def _market_open(self) -> bool:
-        clock = self.config.clock
-        moment = clock() if clock is not None else datetime.now(KST_ZONE)
-        return phase_at(moment) not in (Phase.CLOSED, Phase.BREAK)
-
-    def _check_sellable(self, appkey: str, stk_cd: str, qty: int) -> None:
-        if not self.config.check_holdings:
-            return
-        held = self._book(appkey).get(stk_cd)
-        offered = sum(
-            o.remaining_qty
-            for o in self.orders
-            if o.appkey == appkey
-            and o.stk_cd == stk_cd
-            and o.side == "sell"
-            and o.action != "cancel"
-            and o.status == "open"
-            and not o.is_gold
-        )
-        sellable = max(0, (held.qty if held is not None else 0) - offered)
-        if qty > sellable:
-            raise OrderError(20, _RC_NOT_HELD.format(sellable=sellable))
 
     def _record(
         self,
