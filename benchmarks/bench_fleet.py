@@ -63,7 +63,8 @@ async def worker(options: dict[str, Any]) -> dict[str, Any]:
                 except RateLimitError:
                     rejected += 1
                 except KiwoomError:
-                    errors += 1
+                    errors += 1  # alone: mostly a token budget spent on tokens killed by others
+                    await asyncio.sleep(0.01)
 
         await asyncio.gather(*(calls() for _ in range(TASKS)))
     return {"accepted": accepted, "rejected": rejected, "errors": errors}

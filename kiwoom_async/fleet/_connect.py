@@ -10,8 +10,9 @@ idempotency key).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+import asyncio
+from collections.abc import Awaitable, Mapping
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import redis
@@ -29,7 +30,10 @@ __all__ = [
     "redis_location",
     "sync_client",
     "unavailable",
+    "uncancelled",
 ]
+
+_T = TypeVar("_T")
 
 DEFAULT_PREFIX = "kiwoom"
 _TIMEOUTS = {"socket_timeout": 5.0, "socket_connect_timeout": 3.0}
@@ -81,3 +85,18 @@ def unavailable(
     else:
         reason = f"Redis is unreachable or failed ({kind})"
     return (cls or FleetUnavailableError)(f"{what}: {reason} at {location}")
+
+
+async def uncancelled(command: Awaitable[_T]) -> _T:
+    """Await a redis-py command so that cancelling the caller never cancels the command
+    between its request and its reply: redis-py can then hang the cancellation for the socket
+    timeout or longer. The command runs to its end on its own (milliseconds); the caller's
+    cancellation goes through at once."""
+    task = asyncio.ensure_future(command)
+    task.add_done_callback(_retrieve)
+    return await asyncio.shield(task)
+
+
+def _retrieve(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()  # an abandoned command's error is not worth a warning

@@ -29,7 +29,7 @@ from ..errors import KiwoomError
 from ..models.lifecycle import Disconnected, LifecycleEvent
 from ..models.realtime import RealtimeEvent
 from ..realtime import RealtimeSession
-from ._connect import REDIS_ERRORS
+from ._connect import REDIS_ERRORS, uncancelled
 from ._rt_wire import ACCOUNT_TYPES, RealtimeKeys, encode_event
 
 __all__ = ["RealtimeLeader"]
@@ -107,14 +107,17 @@ class RealtimeLeader:
         if self._term_task is not None and self._term_task.done():
             await self._step_down("its session ended", release=True)
         if self._term_task is None:
-            if await self._redis.set(self.keys.leader, self.holder, nx=True, px=lease_ms):
+            won = self._redis.set(self.keys.leader, self.holder, nx=True, px=lease_ms)
+            if await uncancelled(won):
                 self._renewed_at = time.monotonic()
-                term = int(await self._redis.incr(self.keys.term))
+                term = int(await uncancelled(self._redis.incr(self.keys.term)))
                 self.terms += 1
                 log.info("realtime fleet: this process leads (term %d)", term)
                 self._term_task = asyncio.get_running_loop().create_task(self._serve(term))
             return
-        renewed = await self._redis.eval(_RENEW, 1, self.keys.leader, self.holder, lease_ms)
+        renewed = await uncancelled(
+            self._redis.eval(_RENEW, 1, self.keys.leader, self.holder, lease_ms)
+        )
         if renewed:
             self._renewed_at = time.monotonic()
         else:
@@ -129,7 +132,7 @@ class RealtimeLeader:
                 await task
         if release:
             with contextlib.suppress(*REDIS_ERRORS):
-                await self._redis.eval(_RELEASE, 1, self.keys.leader, self.holder)
+                await uncancelled(self._redis.eval(_RELEASE, 1, self.keys.leader, self.holder))
 
     async def _serve(self, term: int) -> None:
         session = RealtimeSession(self.tokens, url=self.url, **self._session_options)
@@ -160,8 +163,8 @@ class RealtimeLeader:
         counters[stream] += 1
         maxlen = self.market_maxlen if market else self.account_maxlen
         payload = encode_event(event, term, counters[stream])
-        added = await self._redis.eval(
-            _PUBLISH, 2, self.keys.leader, stream, self.holder, maxlen, payload
+        added = await uncancelled(
+            self._redis.eval(_PUBLISH, 2, self.keys.leader, stream, self.holder, maxlen, payload)
         )
         return bool(added)
 
@@ -169,7 +172,7 @@ class RealtimeLeader:
         """Keep the server's registrations equal to the union of what consumers want."""
         applied: dict[str, tuple[str, ...]] = {}
         groups: dict[str, str] = {}
-        await self._redis.delete(self.keys.applied)
+        await uncancelled(self._redis.delete(self.keys.applied))
         while True:
             wanted = await self._wanted()
             for type_code in sorted(set(wanted) | set(applied)):
@@ -192,9 +195,17 @@ class RealtimeLeader:
             await asyncio.sleep(self.sync_interval)
 
     async def _wanted(self) -> dict[str, set[str]]:
-        names = [name async for name in self._redis.scan_iter(match=self.keys.wanted_pattern)]
+        names: list[Any] = []
+        cursor: Any = 0
+        while True:
+            cursor, batch = await uncancelled(
+                self._redis.scan(cursor, match=self.keys.wanted_pattern, count=1000)
+            )
+            names += batch
+            if not cursor:
+                break
         wanted: dict[str, set[str]] = {}
-        for raw in await self._redis.mget(names) if names else []:
+        for raw in await uncancelled(self._redis.mget(names)) if names else []:
             if raw is None:
                 continue
             try:
@@ -213,4 +224,4 @@ class RealtimeLeader:
                     self.keys.applied,
                     mapping={t: msgspec.json.encode(list(i)) for t, i in applied.items()},
                 )
-            await pipe.execute()
+            await uncancelled(pipe.execute())

@@ -44,6 +44,7 @@ from ._connect import (
     fleet_scope,
     redis_location,
     unavailable,
+    uncancelled,
 )
 
 __all__ = ["RedisBudget"]
@@ -169,7 +170,7 @@ class RedisBudget:
             self._client = async_client(self._url, self._options)
             self._script = self._client.register_script(_GRANT)
         self.round_trips += 1
-        granted, wait_us = await self._script(keys=keys, args=args)
+        granted, wait_us = await uncancelled(self._script(keys=keys, args=args))
         return int(granted), int(wait_us)
 
     async def _redis_failed(self, api_id: str, is_order: bool, exc: BaseException) -> None:

@@ -42,7 +42,7 @@ from ..auth import TokenManager
 from ..errors import ConnectionClosedError, KiwoomError, KiwoomValidationError
 from ..models.realtime import RealtimeEvent
 from ..realtime import REGISTRABLE_TYPES, Entry, Event, RealtimeSession
-from ._connect import DEFAULT_PREFIX, REDIS_ERRORS, async_client, redis_location
+from ._connect import DEFAULT_PREFIX, REDIS_ERRORS, async_client, redis_location, uncancelled
 from ._rt_leader import RealtimeLeader
 from ._rt_wire import ACCOUNT_TYPES, RealtimeKeys, decode_entry
 
@@ -82,8 +82,8 @@ class FleetRealtime(RealtimeSession):
         tokens: TokenManager,
         *,
         redis_url: str,
-        url: str,
-        scope: str,
+        url: str | None = None,
+        scope: str | None = None,
         consumer: str | None = None,
         prefix: str = DEFAULT_PREFIX,
         redis_options: Mapping[str, Any] | None = None,
@@ -101,12 +101,12 @@ class FleetRealtime(RealtimeSession):
         self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}"
         self._durable = consumer is not None
         self.location = redis_location(redis_url)
-        self.keys = RealtimeKeys(f"{prefix}:{scope}:rt")
+        self.keys = RealtimeKeys(f"{prefix}:{scope or tokens.fingerprint}:rt")
         self._url = redis_url
         self._options = dict(redis_options or {})
         self.lease = lease
         self._leader_args: dict[str, Any] = {
-            "url": url, "lease": lease, "market_maxlen": market_maxlen,
+            "lease": lease, "market_maxlen": market_maxlen,
             "account_maxlen": account_maxlen, "session_options": session_options,
         }  # fmt: skip
         super().__init__(
@@ -176,8 +176,8 @@ class FleetRealtime(RealtimeSession):
                 f"realtime fleet: Redis at {self.location} is unavailable ({type(exc).__name__})"
             ) from None
         self._leader = RealtimeLeader(
-            client, self.keys, self.tokens, holder=self.consumer + ":" + secrets.token_hex(4),
-            **self._leader_args,
+            client, self.keys, self.tokens, url=self.url,
+            holder=self.consumer + ":" + secrets.token_hex(4), **self._leader_args,
         )  # fmt: skip
         loop = asyncio.get_running_loop()
         self._stopping = False
@@ -277,7 +277,8 @@ class FleetRealtime(RealtimeSession):
     async def _write_wanted(self) -> None:
         body = msgspec.json.encode(sorted(self.pairs))
         try:
-            await self._redis().set(self.keys.wanted(self.consumer), body, px=self._wanted_ttl())
+            key = self.keys.wanted(self.consumer)
+            await uncancelled(self._redis().set(key, body, px=self._wanted_ttl()))
         except REDIS_ERRORS as exc:
             raise ConnectionClosedError(
                 f"realtime fleet: Redis at {self.location} is unavailable ({type(exc).__name__})"
@@ -297,7 +298,7 @@ class FleetRealtime(RealtimeSession):
         deadline = loop.time() + self.ack_timeout
         while True:
             with contextlib.suppress(*REDIS_ERRORS):
-                applied = await self._redis().hgetall(self.keys.applied)
+                applied = await uncancelled(self._redis().hgetall(self.keys.applied))
                 registered = {
                     (item, _text(type_code))
                     for type_code, items in applied.items()
@@ -313,14 +314,13 @@ class FleetRealtime(RealtimeSession):
             await asyncio.sleep(0.02)
 
     async def _stream_end(self, stream: str) -> bytes:
-        last: Any = await self._redis().xrevrange(stream, count=1)
+        last: Any = await uncancelled(self._redis().xrevrange(stream, count=1))
         return _bytes(last[0][0]) if last else b"0-0"
 
     async def _create_group(self) -> None:
         try:
-            await self._redis().xgroup_create(
-                self.keys.account, self.consumer, id="$", mkstream=True
-            )
+            create = self._redis().xgroup_create
+            await uncancelled(create(self.keys.account, self.consumer, id="$", mkstream=True))
         except redis.exceptions.ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
@@ -384,7 +384,7 @@ class FleetRealtime(RealtimeSession):
             return
         # Not wanted here, or unreadable (counted): nothing will come of it, acknowledge.
         with contextlib.suppress(*REDIS_ERRORS):
-            await self._redis().xack(self.keys.account, self.consumer, entry_id)
+            await uncancelled(self._redis().xack(self.keys.account, self.consumer, entry_id))
 
     def _decoded(self, stream: str, fields: Mapping[bytes, bytes]) -> _Delivery | None:
         try:
@@ -402,7 +402,7 @@ class FleetRealtime(RealtimeSession):
     async def _acknowledge(self) -> None:
         ids, self._delivered = self._delivered, []
         try:
-            await self._redis().xack(self.keys.account, self.consumer, *ids)
+            await uncancelled(self._redis().xack(self.keys.account, self.consumer, *ids))
         except (*REDIS_ERRORS, ConnectionClosedError) as exc:
             # Not lost: unacknowledged entries are delivered again to this consumer name.
             log.warning("realtime fleet: acknowledging failed (%s)", type(exc).__name__)

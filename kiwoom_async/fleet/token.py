@@ -37,6 +37,7 @@ from ._connect import (
     fleet_scope,
     redis_location,
     unavailable,
+    uncancelled,
 )
 from ._errors import FleetUnavailableError
 
@@ -246,4 +247,4 @@ class RedisTokenStore:
     async def _eval(self, script: str, keys: list[str], *args: str | int | Secret) -> Any:
         # A token travels sealed up to this call, so that no caller's frame holds it.
         plain = [arg.reveal() if isinstance(arg, Secret) else arg for arg in args]
-        return await self._redis().eval(script, len(keys), *keys, *plain)
+        return await uncancelled(self._redis().eval(script, len(keys), *keys, *plain))

@@ -109,3 +109,22 @@ async def test_queries_may_be_told_to_fail_instead() -> None:
 def test_a_rate_the_fleet_cannot_share_is_refused_up_front() -> None:
     with pytest.raises(KiwoomValidationError):
         RedisBudget("redis://127.0.0.1:1/0", RateLimits(per_key=-1.0), scope="s")
+
+
+async def test_a_cancelled_caller_is_not_held_up_by_its_redis_command(redis_url: str) -> None:
+    budget = RedisBudget(redis_url, RateLimits(per_key=1e6), scope="s")
+
+    async def spin() -> None:
+        while True:
+            await budget.acquire("ka10004", is_order=False)
+
+    try:
+        for offset in range(25):  # cancelled at different points of a round trip
+            task = asyncio.ensure_future(spin())
+            await asyncio.sleep(0.005 + offset * 0.0007)
+            task.cancel()
+            # Cancelling redis-py mid-command could hang for its socket timeout, or for good.
+            done, _ = await asyncio.wait({task}, timeout=0.5)
+            assert task in done and task.cancelled(), f"cancellation {offset} hung"
+    finally:
+        await budget.aclose()
