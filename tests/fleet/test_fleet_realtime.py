@@ -190,17 +190,15 @@ async def test_fills_a_consumer_had_not_finished_come_back_once_under_its_name(
             await next_of(first, OrderFill)
             # A crash: the process dies while handling the fill, before asking for more.
             first._delivered.clear()
-            await until_true(lambda: len(first._deliveries) > 0)  # the second 00 is read too
         again = kw.realtime(consumer="books", lease=1.0)
         assert isinstance(again, FleetRealtime)
         async with again:
             await asyncio.sleep(0.3)  # subscribing late loses nothing
             await again.subscribe([], ["00"])
-            fills: list[OrderFill] = []
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(seconds(1.0)):
-                    async for event in again:
-                        if isinstance(event, OrderFill):
-                            fills.append(event)
-    assert {fill.order_no for fill in fills} == {int(ack.ord_no)}
-    assert len(fills) == again.fleet_stats.redelivered == 2  # each once, not over and over
+            fills = [await next_of(again, OrderFill), await next_of(again, OrderFill)]
+            with contextlib.suppress(TimeoutError):  # and nothing comes twice
+                async with asyncio.timeout(seconds(0.5)):
+                    fills.append(await next_of(again, OrderFill))
+    # The order's two 00 events (accepted, filled), each once: the unfinished one again.
+    assert [f.order_no for f in fills if isinstance(f, OrderFill)] == [int(ack.ord_no)] * 2
+    assert again.fleet_stats.redelivered >= 1
