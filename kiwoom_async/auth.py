@@ -91,7 +91,7 @@ class _Token:
 def key_fingerprint(env: str, appkey: str) -> str:
     """A name for (environment, app key) that does not reveal the key: a keyed BLAKE2b digest,
     32 hex characters. Processes on one key meet under it in shared stores (Redis)."""
-    if not isinstance(appkey, str) or not appkey:
+    if not isinstance(appkey, str) or not appkey:  # pyright: ignore[reportUnnecessaryIsInstance]
         raise TypeError("appkey must be a non-empty string")
     digest = hashlib.blake2b(
         appkey.encode(),

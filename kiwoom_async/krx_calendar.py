@@ -36,7 +36,7 @@ import enum
 import functools
 import importlib
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -203,7 +203,7 @@ def _dates(start: date, end: date) -> Iterable[date]:
 
 
 def _kst(moment: datetime) -> datetime:
-    if not isinstance(moment, datetime):
+    if not isinstance(moment, datetime):  # pyright: ignore[reportUnnecessaryIsInstance]
         raise KiwoomValidationError(f"expected a datetime, got {type(moment).__name__}")
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise KiwoomValidationError(
@@ -216,7 +216,7 @@ def _kst(moment: datetime) -> datetime:
 def _day(day: date | datetime) -> date:
     if isinstance(day, datetime):
         return _kst(day).date()
-    if not isinstance(day, date):
+    if not isinstance(day, date):  # pyright: ignore[reportUnnecessaryIsInstance]
         raise KiwoomValidationError(f"expected a date, got {type(day).__name__}")
     return day
 
@@ -228,7 +228,7 @@ def _xkrx_is_session(day: date) -> bool:
 
 
 @contextlib.contextmanager
-def _quiet() -> Iterator[None]:
+def _quiet() -> Generator[None, None, None]:
     """exchange-calendars' own deprecation warnings from pandas concern it, not the caller."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)

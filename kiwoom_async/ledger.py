@@ -38,7 +38,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -88,7 +88,7 @@ class OrderAck(msgspec.Struct, frozen=True, kw_only=True):
     base_orig_ord_no: str = ""
     """Modify/cancel: the root order of the chain."""
     return_msg: str = ""
-    raw: dict[str, Any] = msgspec.field(default_factory=dict)
+    raw: dict[str, Any] = msgspec.field(default_factory=dict)  # pyright: ignore[reportUnknownVariableType]
     """The answer body as received; empty when the ack was rebuilt by reconciliation."""
     replayed: bool = False
     """True when this ack came from the ledger for a repeated idempotency key: nothing was
@@ -167,7 +167,7 @@ class OrderLedger(abc.ABC):
         """Claim ``key`` for this order. Returns None when the caller must send it (the
         inflight record is already written), or the first ack when it was already placed.
         Raises :class:`IdempotencyError` for a different body or an unresolved first use."""
-        if not isinstance(key, str) or not key:
+        if not isinstance(key, str) or not key:  # pyright: ignore[reportUnnecessaryIsInstance]
             raise KiwoomValidationError("idempotency_key must be a non-empty string")
         digest = fingerprint(api_id, body)
         with self._transaction():
@@ -334,7 +334,7 @@ class MemoryLedger(OrderLedger):
         return f"<MemoryLedger keys={len(self._entries)}>"
 
     @contextlib.contextmanager
-    def _transaction(self) -> Iterator[None]:
+    def _transaction(self) -> Generator[None, None, None]:
         with self._lock:
             yield
 
@@ -379,7 +379,7 @@ class FileLedger(OrderLedger):
         return f"<FileLedger path={str(self.path)!r}>"
 
     @contextlib.contextmanager
-    def _transaction(self) -> Iterator[None]:
+    def _transaction(self) -> Generator[None, None, None]:
         with self._thread_lock, self._file_lock:
             self._refresh()
             yield

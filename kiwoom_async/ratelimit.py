@@ -221,9 +221,9 @@ class RateLimits:
                 raise KiwoomValidationError(
                     f"RateLimits.{name} must be a positive number, {allowed}or None; got {value!r}"
                 )
-        if isinstance(self.burst, bool) or not isinstance(self.burst, int) or self.burst < 1:
+        if isinstance(self.burst, bool) or not isinstance(self.burst, int) or self.burst < 1:  # pyright: ignore[reportUnnecessaryIsInstance]
             raise KiwoomValidationError(f"RateLimits.burst must be an int >= 1, not {self.burst!r}")
-        if not isinstance(self.margin, int | float) or self.margin < 0:
+        if not isinstance(self.margin, int | float) or self.margin < 0:  # pyright: ignore[reportUnnecessaryIsInstance]
             raise KiwoomValidationError(f"RateLimits.margin must be >= 0, not {self.margin!r}")
 
     @classmethod

@@ -453,9 +453,9 @@ def _check_entry(
         raise KiwoomValidationError(
             f"unknown realtime type(s) {unknown}; known: {sorted(REGISTRABLE_TYPES)}"
         )
-    if not all(isinstance(i, str) for i in item_list):
+    if not all(isinstance(i, str) for i in item_list):  # pyright: ignore[reportUnnecessaryIsInstance]
         raise KiwoomValidationError("items must be strings such as '005930'")
-    if not isinstance(grp_no, str) or not grp_no or len(grp_no) > 4:
+    if not isinstance(grp_no, str) or not grp_no or len(grp_no) > 4:  # pyright: ignore[reportUnnecessaryIsInstance]
         raise KiwoomValidationError("grp_no is a string of 1 to 4 characters")
     return item_list, type_list
 

@@ -328,7 +328,7 @@ class RestSession:
             self.check_order_allowed(api_id)
         if body is None:
             body = {}
-        elif not isinstance(body, Mapping):
+        elif not isinstance(body, Mapping):  # pyright: ignore[reportUnnecessaryIsInstance]
             raise KiwoomValidationError(
                 f"{api_id}: body must be a dict of request fields, not {type(body).__name__}"
             )
@@ -537,7 +537,7 @@ class Pager:
     async def _walk(self) -> AsyncIterator[Response]:
         key = self.start_key
         while self.max_pages is None or self.pages_fetched < self.max_pages:
-            page = await self._session._execute(self._prepared, bool(key), key, None)
+            page = await self._session._execute(self._prepared, bool(key), key, None)  # pyright: ignore[reportPrivateUsage]
             self.pages_fetched += 1
             self.has_more = page.cont_yn and bool(page.next_key)
             self.next_key = page.next_key if self.has_more else ""

@@ -75,7 +75,7 @@ def _width(text: str) -> int:
 
 
 def _line(row: Sequence[str], widths: Sequence[int], numeric: Sequence[bool]) -> str:
-    parts = []
+    parts: list[str] = []
     for text, width, right in zip(row, widths, numeric, strict=True):
         pad = " " * (width - _width(text))
         parts.append(pad + text if right else text + pad)

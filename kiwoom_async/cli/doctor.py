@@ -66,7 +66,7 @@ def _keys(args: argparse.Namespace, env: str) -> Check:
         credentials_from_env(args.env)
     except CredentialsError as exc:
         return Check("keys", False, str(exc))
-    names = []
+    names: list[str] = []
     for name in ("APPKEY", "SECRETKEY"):
         mock_name = f"KIWOOM_{name}_MOCK"
         use_mock = env == "mock" and os.environ.get(mock_name, "").strip()

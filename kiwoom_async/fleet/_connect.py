@@ -36,7 +36,7 @@ __all__ = [
 _T = TypeVar("_T")
 
 DEFAULT_PREFIX = "kiwoom"
-_TIMEOUTS = {"socket_timeout": 5.0, "socket_connect_timeout": 3.0}
+_TIMEOUTS: dict[str, Any] = {"socket_timeout": 5.0, "socket_connect_timeout": 3.0}
 
 REDIS_ERRORS = (redis.exceptions.RedisError, OSError)
 """What a Redis call raises when the server is down, restarting, refuses us or times out."""
@@ -64,12 +64,12 @@ def async_client(url: str, options: Mapping[str, Any] | None = None) -> redis.as
     """An asyncio client for ``url`` (redis://, rediss:// for TLS, unix://; user name and
     password in the URL). ``options`` go to redis-py as they are (``ssl_ca_certs``,
     ``username``, ``password``, timeouts...)."""
-    return redis.asyncio.Redis.from_url(url, **{**_TIMEOUTS, **(options or {})})
+    return redis.asyncio.Redis.from_url(url, **{**_TIMEOUTS, **(options or {})})  # pyright: ignore[reportUnknownMemberType]
 
 
 def sync_client(url: str, options: Mapping[str, Any] | None = None) -> redis.Redis:
     """A blocking client for ``url``, for the ledger (which runs in worker threads)."""
-    return redis.Redis.from_url(url, **{**_TIMEOUTS, **(options or {})})
+    return redis.Redis.from_url(url, **{**_TIMEOUTS, **(options or {})})  # pyright: ignore[reportUnknownMemberType]
 
 
 def unavailable(

@@ -33,7 +33,7 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -157,7 +157,7 @@ class RedisLedger(OrderLedger):
     # --- storage hooks ---------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def _transaction(self) -> Iterator[None]:
+    def _transaction(self) -> Generator[None, None, None]:
         with self._thread_lock:
             if self._holder is not None:  # nested: the outbox replays through _move
                 yield
@@ -293,7 +293,7 @@ class RedisLedger(OrderLedger):
             return
         self._durability_checked = True
         try:
-            config = self._client.config_get("append*")
+            config = self._client.config_get("append*")  # pyright: ignore[reportUnknownMemberType]
         except redis.exceptions.ResponseError:
             return  # CONFIG is off limits to this user (ACL): nothing to tell
         except REDIS_ERRORS:

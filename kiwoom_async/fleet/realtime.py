@@ -96,7 +96,7 @@ class FleetRealtime(RealtimeSession):
         ack_timeout: float = 10.0,
         **session_options: Any,
     ) -> None:
-        if consumer is not None and (not isinstance(consumer, str) or not consumer):
+        if consumer is not None and (not isinstance(consumer, str) or not consumer):  # pyright: ignore[reportUnnecessaryIsInstance]
             raise KiwoomValidationError("consumer must be a non-empty name")
         self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}"
         self._durable = consumer is not None
@@ -351,7 +351,7 @@ class FleetRealtime(RealtimeSession):
             try:
                 answer: Any = await self._redis().xreadgroup(
                     group, self.consumer, {stream: position}, count=500,
-                    block=None if position != b">" else _BLOCK_MS,
+                    block=None if position != b">" else _BLOCK_MS,  # pyright: ignore[reportUnnecessaryComparison]
                 )  # fmt: skip
             except redis.exceptions.ResponseError as exc:
                 if "NOGROUP" in str(exc):

@@ -23,7 +23,7 @@ import contextlib
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from typing import Any
 
 import redis.asyncio
@@ -224,7 +224,7 @@ class RedisTokenStore:
         return StoredToken(value.decode(), remaining, lifetime)
 
     @contextlib.asynccontextmanager
-    async def _lease_kept(self, holder: str) -> AsyncIterator[None]:
+    async def _lease_kept(self, holder: str) -> AsyncGenerator[None, None]:
         """Renew the lock while the token request runs (it may retry for tens of seconds)."""
 
         async def renew() -> None:

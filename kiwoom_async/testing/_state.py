@@ -72,7 +72,7 @@ class SimStats:
 
     token_issues: int = 0
     token_revokes: int = 0
-    requests_by_api_id: Counter[str] = field(default_factory=Counter)
+    requests_by_api_id: Counter[str] = field(default_factory=Counter)  # pyright: ignore[reportUnknownVariableType]
     """Every REST request that named a served TR, counted on arrival (before faults)."""
     rate_limit_rejections: int = 0
     http500s: int = 0

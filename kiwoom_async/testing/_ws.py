@@ -86,14 +86,14 @@ class WsStats:
     """REAL 04 frames pushed after fills."""
     condition_pushes: int = 0
     """REAL 02 frames pushed for realtime condition searches."""
-    disconnects_by_reason: Counter[str] = field(default_factory=Counter)
+    disconnects_by_reason: Counter[str] = field(default_factory=Counter)  # pyright: ignore[reportUnknownVariableType]
     """Closed connections by reason: client, login_refused, no_login (R10004), replaced
     (R10001), ping_timeout (R10002), system_close (``system_close_after_login``), drop_every,
     drop_after_frames, shutdown."""
-    received: list[tuple[int, str, dict[str, Any]]] = field(default_factory=list)
+    received: list[tuple[int, str, dict[str, Any]]] = field(default_factory=list)  # pyright: ignore[reportUnknownVariableType]
     """Every frame a client sent: (connection id, trnm, frame). Unparseable text is kept as
     ``{"raw": text}`` with trnm ``""``."""
-    registrations: dict[int, dict[str, set[tuple[str, str]]]] = field(default_factory=dict)
+    registrations: dict[int, dict[str, set[tuple[str, str]]]] = field(default_factory=dict)  # pyright: ignore[reportUnknownVariableType]
     """Live view of the open connections' REGs: connection id -> grp_no -> {(type, item)}."""
     open_connections: int = 0
 
