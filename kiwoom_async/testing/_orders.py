@@ -32,9 +32,10 @@ Validation rules, checked in this order (the first failure answers):
    the account's cash less what its open buys already promise.
 10. With ``SimConfig.market_hours``: KRX is open (a trading day, inside a session window).
 
-The account rules (7-10) live in :mod:`._order_rules`. Failures of 6-10 answer ``return_code`` 20 in the ``[2000](RCnnnn:...)`` form the fact base
-records for order rejections; only RC4058 and RC9000 are documented upstream, the other RC
-numbers (and their wording) are the simulator's own.
+The account rules (7-10) live in :mod:`._order_rules`. Failures of 6-10 answer ``return_code``
+20 in the ``[2000](RCnnnn:...)`` form the fact base records for order rejections; only RC4058
+and RC9000 are documented upstream, the other RC numbers (and their wording) are the
+simulator's own.
 
 Fills (``SimConfig.fill_orders``): price-less types fill at once at the market price; a buy limit
 fills at the market price when its limit is at or above it (a sell when at or below), otherwise it
