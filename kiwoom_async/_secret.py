@@ -7,7 +7,7 @@ class Secret:
     __slots__ = ("_value",)
 
     def __init__(self, value: str) -> None:
-        if not isinstance(value, str) or not value:
+        if not isinstance(value, str) or not value:  # pyright: ignore[reportUnnecessaryIsInstance]
             raise TypeError("a secret must be a non-empty string")
         self._value = value
 

@@ -31,7 +31,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol, cast
 
 import aiohttp
 import msgspec
@@ -450,7 +450,8 @@ class TokenManager:
             return None
         if not isinstance(answer, dict) or status != 200:
             return None
-        return answer if _codes.return_code(answer.get("return_code", 0)) == 0 else None
+        accepted = cast("dict[str, Any]", answer)
+        return accepted if _codes.return_code(accepted.get("return_code", 0)) == 0 else None
 
     def _refusal(self, api_id: str, status: int, raw: bytes) -> KiwoomError:
         """The error for an answer that was not an acceptance; it holds no key."""
@@ -460,8 +461,9 @@ class TokenManager:
             return MalformedResponseError(api_id, f"HTTP {status}: body is not JSON")
         if not isinstance(answer, dict):
             return MalformedResponseError(api_id, f"HTTP {status}: body is not a JSON object")
-        code = _codes.return_code(answer.get("return_code", 0 if status == 200 else -1))
-        message = self._scrub(str(answer.get("return_msg", "")))
+        fields = cast("dict[str, Any]", answer)
+        code = _codes.return_code(fields.get("return_code", 0 if status == 200 else -1))
+        message = self._scrub(str(fields.get("return_msg", "")))
         return AuthError(
             api_id, code, message, detail_code=_codes.detail_code(message), http_status=status
         )

@@ -59,7 +59,7 @@ class Table:
     kinds: dict[str, Kind]
 
     def __len__(self) -> int:
-        return len(next(iter(self.columns.values()), []))
+        return len(next(iter(self.columns.values()), ()))
 
     def records(self) -> list[dict[str, Any]]:
         names = list(self.columns)

@@ -12,7 +12,7 @@ import logging
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, overload
+from typing import Any, Literal, Protocol, cast, overload
 
 import aiohttp
 import msgspec
@@ -481,7 +481,7 @@ class RestSession:
         except (msgspec.DecodeError, RecursionError):
             decoded = None
         if isinstance(decoded, dict):
-            return _decide.Answer(status, decoded, resp_headers)
+            return _decide.Answer(status, cast("dict[str, Any]", decoded), resp_headers)
         if status in (401, 429):
             return _decide.Answer(status, {}, resp_headers)  # the status says what happened
         return _decide.Fault(f"HTTP {status}: body is not a JSON object", True, status=status)
@@ -537,7 +537,7 @@ class Pager:
     async def _walk(self) -> AsyncIterator[Response]:
         key = self.start_key
         while self.max_pages is None or self.pages_fetched < self.max_pages:
-            page = await self._session._execute(self._prepared, bool(key), key, None)  # pyright: ignore[reportPrivateUsage]
+            page = await self._session._execute(self._prepared, bool(key), key, None)  # pyright: ignore[reportPrivateUsage]  # pyright: ignore[reportPrivateUsage]
             self.pages_fetched += 1
             self.has_more = page.cont_yn and bool(page.next_key)
             self.next_key = page.next_key if self.has_more else ""

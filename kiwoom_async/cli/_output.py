@@ -7,7 +7,7 @@ import sys
 import unicodedata
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 
@@ -18,8 +18,9 @@ def typed_fields(model: msgspec.Struct) -> dict[str, Any]:
     """A typed model's fields as plain values, without the ``raw`` copy of the body."""
     out = msgspec.to_builtins(model)
     if isinstance(out, dict):
-        out.pop("raw", None)
-        return out
+        fields = cast("dict[str, Any]", out)
+        fields.pop("raw", None)
+        return fields
     return {"value": out}  # pragma: no cover - every model is a struct
 
 
@@ -29,9 +30,9 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, (datetime, date)):
         return value.isoformat()
     if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in cast("dict[object, Any]", value).items()}
     if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
+        return [jsonable(v) for v in cast("list[object] | tuple[object, ...]", value)]
     return value
 
 

@@ -9,7 +9,7 @@ import json
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 
@@ -190,7 +190,7 @@ def _rows_of(page: Any) -> list[Any]:
 
 
 def _list_key(page: Any) -> str:
-    for field in msgspec.structs.fields(type(page)):
+    for field in msgspec.structs.fields(cast("type[msgspec.Struct]", type(page))):
         if field.name.endswith("_chart_qry"):
             return field.name
     raise CommandError(f"{type(page).__name__} has no candles")  # pragma: no cover
@@ -278,4 +278,4 @@ def _body_arg(text: str) -> dict[str, Any]:
         raise CommandError(f"the body is not JSON: {exc}") from None
     if not isinstance(body, dict):
         raise CommandError('the body must be a JSON object, e.g. \'{"stk_cd": "005930"}\'')
-    return body
+    return cast("dict[str, Any]", body)

@@ -199,7 +199,7 @@ class RealtimeLeader:
         cursor: Any = 0
         while True:
             cursor, batch = await uncancelled(
-                self._redis.scan(cursor, match=self.keys.wanted_pattern, count=1000)
+                self._redis.scan(cursor, match=self.keys.wanted_pattern, count=1000)  # pyright: ignore[reportUnknownMemberType]
             )
             names += batch
             if not cursor:

@@ -39,6 +39,7 @@ from typing import Any, ClassVar
 
 import msgspec
 import redis
+import redis.exceptions
 
 from ..errors import LedgerCorruptError
 from ..ledger import LedgerEntry, LedgerState, OrderAck, OrderLedger
@@ -293,7 +294,7 @@ class RedisLedger(OrderLedger):
             return
         self._durability_checked = True
         try:
-            config = self._client.config_get("append*")  # pyright: ignore[reportUnknownMemberType]
+            config = self._client.config_get("append*")  # pyright: ignore[reportUnknownMemberType]  # pyright: ignore[reportUnknownMemberType]
         except redis.exceptions.ResponseError:
             return  # CONFIG is off limits to this user (ACL): nothing to tell
         except REDIS_ERRORS:

@@ -138,7 +138,7 @@ class FleetRealtime(RealtimeSession):
     def pairs(self) -> set[tuple[str, str]]:
         """Every (item, type) this consumer subscribed, all groups together."""
         groups = self._wanted_groups
-        return set().union(*groups.values()) if groups else set()
+        return set[tuple[str, str]]().union(*groups.values()) if groups else set()
 
     @property
     def ready(self) -> bool:
@@ -334,7 +334,7 @@ class FleetRealtime(RealtimeSession):
                 log.warning("realtime fleet: reading market data failed (%s)", type(exc).__name__)
                 await asyncio.sleep(0.5)
                 continue
-            for _name, entries in answer or []:
+            for _name, entries in answer or ():
                 for entry_id, fields in entries:
                     last = entry_id
                     delivery = self._decoded(stream, fields)
@@ -346,12 +346,12 @@ class FleetRealtime(RealtimeSession):
 
     async def _read_account(self) -> None:
         stream, group = self.keys.account, self.consumer
-        position = b"0"  # first what an earlier life of this consumer left unacknowledged
+        position: bytes = b"0"  # first what an earlier life of this consumer left unacknowledged
         while not self._stopping:
             try:
                 answer: Any = await self._redis().xreadgroup(
                     group, self.consumer, {stream: position}, count=500,
-                    block=None if position != b">" else _BLOCK_MS,  # pyright: ignore[reportUnnecessaryComparison]
+                    block=None if position != b">" else _BLOCK_MS,  # pyright: ignore[reportUnnecessaryComparison]  # pyright: ignore[reportUnnecessaryComparison]
                 )  # fmt: skip
             except redis.exceptions.ResponseError as exc:
                 if "NOGROUP" in str(exc):
@@ -364,7 +364,7 @@ class FleetRealtime(RealtimeSession):
                 )
                 await asyncio.sleep(0.5)
                 continue
-            entries = [entry for _name, batch in answer or [] for entry in batch]
+            entries: list[Any] = [entry for _name, batch in answer or () for entry in batch]
             if position != b">":
                 # Pending entries come back from after the id given, batch by batch.
                 self.fleet_stats.redelivered += len(entries)

@@ -16,7 +16,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 from aiohttp import WSCloseCode, WSMsgType, web
@@ -133,7 +133,7 @@ def _as_list(value: object) -> list[str]:
     if isinstance(value, str):
         return [value]
     if isinstance(value, list):
-        return [str(v) for v in value]
+        return [str(v) for v in cast("list[object]", value)]
     return []
 
 
@@ -412,6 +412,7 @@ class _WsServer:
             if not conn.logged_in:
                 self._no_login(conn)
             return
+        frame = cast("dict[str, Any]", frame)
         trnm = str(frame.get("trnm", ""))
         self.stats.received.append((conn.id, trnm, frame))
         if trnm == "LOGIN":
@@ -503,9 +504,10 @@ class _WsServer:
         data = frame.get("data")
         pairs: list[tuple[str, str]] = []
         bad: list[str] = []
-        for entry in data if isinstance(data, list) else []:
-            if not isinstance(entry, dict):
+        for item in cast("list[object]", data) if isinstance(data, list) else []:
+            if not isinstance(item, dict):
                 continue
+            entry = cast("dict[str, Any]", item)
             items = _as_list(entry.get("item")) or [""]
             types = _as_list(entry.get("type"))
             for type_code in types:
