@@ -191,9 +191,10 @@ def positive_price(api_id: str, field: str, price: object) -> int:
     return price
 
 
-def order_number(api_id: str, ord_no: object) -> str:
+def order_number(api_id: str, ord_no: object, *, digits: int = 7) -> str:
+    """An order number as the server numbered it: domestic ones have 7 digits, US ones 9."""
     if not isinstance(ord_no, str) or not ord_no.isascii() or not ord_no.isdigit():
         raise InvalidOrderError(api_id, "orig_ord_no", f"{ord_no!r} is not an order number")
-    if len(ord_no) > 7:
-        raise InvalidOrderError(api_id, "orig_ord_no", f"{ord_no!r} is longer than 7 digits")
+    if len(ord_no) > digits:
+        raise InvalidOrderError(api_id, "orig_ord_no", f"{ord_no!r} is longer than {digits} digits")
     return ord_no

@@ -21,7 +21,7 @@ from ..errors import InvalidOrderError
 from ..ledger import OrderAck
 from ..models._convert import TRRequest
 from ..rest import RestSession
-from ._order_forms import quantity
+from ._order_forms import order_number, quantity
 from ._placement import OrderPlacement
 
 __all__ = ["UsExchange", "UsExchangeAPI", "UsOrderAPI"]
@@ -99,7 +99,7 @@ class UsOrderAPI(UsOrderQueries):
         api_id = UsStockModifyOrderRequest.api_id
         self.rest.check_order_allowed(api_id)
         request = UsStockModifyOrderRequest(
-            orig_ord_no=_order_number(api_id, orig_ord_no),
+            orig_ord_no=order_number(api_id, orig_ord_no, digits=9),
             stex_tp=_exchange(api_id, stex_tp),
             stk_cd=_ticker(api_id, stk_cd),
             mdfy_uv=_dollars(api_id, "mdfy_uv", price),
@@ -119,7 +119,7 @@ class UsOrderAPI(UsOrderQueries):
         api_id = UsStockCancelOrderRequest.api_id
         self.rest.check_order_allowed(api_id)
         request = UsStockCancelOrderRequest(
-            orig_ord_no=_order_number(api_id, orig_ord_no),
+            orig_ord_no=order_number(api_id, orig_ord_no, digits=9),
             stex_tp=_exchange(api_id, stex_tp),
             stk_cd=_ticker(api_id, stk_cd),
         )
@@ -194,14 +194,6 @@ def _ticker(api_id: str, code: object) -> str:
             api_id, "stk_cd", f"{code!r} is not a US ticker (upper case, such as NVDA or BRK.B)"
         )
     return code
-
-
-def _order_number(api_id: str, ord_no: object) -> str:
-    if not isinstance(ord_no, str) or not ord_no.isascii() or not ord_no.isdigit():
-        raise InvalidOrderError(api_id, "orig_ord_no", f"{ord_no!r} is not an order number")
-    if len(ord_no) > 9:
-        raise InvalidOrderError(api_id, "orig_ord_no", f"{ord_no!r} is longer than 9 digits")
-    return ord_no
 
 
 def _dollars(api_id: str, field: str, value: object, *, places: int = 4) -> str:
