@@ -95,9 +95,14 @@ async def test_every_group_is_registered_again_after_each_forced_drop(
     async with kw.realtime(backoff=FAST) as rt:
         await rt.subscribe(["005930"], ["0B"], grp_no="1")
         await rt.subscribe(["000660"], ["0D"], grp_no="2")
-        sim.config.drop_after_frames = 60  # room for both REGs even on a loaded machine
+        # Without ticks a connection sends only the LOGIN and two REG answers, so a drop after
+        # the third frame comes after both groups were registered, however loaded the machine.
+        ticks = sim.config.tick_interval
+        sim.config.tick_interval = 0
+        sim.config.drop_after_frames = 3
         await wait_for(lambda: rt.stats.connections >= 4)
         sim.config.drop_after_frames = None
+        sim.config.tick_interval = ticks
         await next_of(rt, Resubscribed)
         trade = await next_of(rt, StockTrade)
     assert trade.item == "005930"
